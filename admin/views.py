@@ -1,0 +1,45 @@
+"""Administration views. Thin: parse, call admin services, render."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from admin import services
+from admin.auth import current_user, end_session, login_required, start_session
+from admin.forms import LoginForm
+from core.i18n import safe_next
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates",
+               static_folder="static", static_url_path="/admin-static")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """The sign-in page; a wrong username and a wrong password get the same answer."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.username.data or "", form.password.data or "")
+        if user is not None:
+            start_session(user)
+            return redirect(safe_next(request.args.get("next")) if request.args.get("next")
+                            else url_for("admin.home"))
+        flash(_("Wrong username or password."), "error")
+        return render_template("admin/login.html", form=form), 401
+    return render_template("admin/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Sign out and forget the session."""
+    end_session()
+    flash(_("You have signed out."), "success")
+    return redirect(url_for("admin.login"))
+
+
+@bp.get("/")
+@login_required
+def home():
+    """The start page after sign-in."""
+    return render_template("admin/home.html", user=current_user())

@@ -1,0 +1,57 @@
+"""The application factory: one codebase, three roles (aggregator, kiosk, all)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None):
+    """Build the app for the configured role; raises ConfigError naming a bad variable."""
+    from core import cli, config, errors, i18n, ratelimit, security
+    from core.database import configure_engine
+    from core.extensions import csrf, db, migrate
+
+    settings = config.load(env, overrides)
+    app = Flask(
+        __name__,
+        instance_path=settings["INSTANCE_PATH"],
+        static_folder="static",
+        static_url_path="/static",
+    )
+    app.config.update(settings)
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(levelname)s %(name)s %(message)s")
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrations = app.root_path.rsplit("/", 1)[0] + "/migrations"
+    migrate.init_app(app, db, directory=migrations)
+    csrf.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    ratelimit.init_app(app)
+    cli.init_app(app)
+
+    from core import models  # noqa: F401  (register every table on the metadata)
+    from core.views import bp as core_bp
+
+    app.register_blueprint(core_bp)
+    role = app.config["ROLE"]
+    if role in ("kiosk", "all"):
+        from kiosk import register as register_kiosk
+
+        register_kiosk(app)
+    if role in ("aggregator", "all"):
+        from admin import register as register_admin
+        from survey import register as register_survey
+
+        register_admin(app)
+        register_survey(app)
+    return app

@@ -1,0 +1,60 @@
+"""Command-line tools: ``flask --app wsgi seed-demo``, ``create-admin``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from core.extensions import db
+
+
+def _ensure_admin(username: str, password: str) -> bool:
+    """Create the admin account unless it exists; True when it was created."""
+    from core.models import User
+    from core.services.users import create_user
+
+    if db.session.scalar(select(User.id).where(User.username == username)) is not None:
+        return False
+    create_user(username, password, role="admin", full_name="Quản trị hệ thống")
+    db.session.commit()
+    return True
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("seed-demo")
+    @click.option("--admin-user", default="admin", show_default=True)
+    def seed_demo_command(admin_user: str) -> None:
+        """Create the demo organisation and an admin login (idempotent)."""
+        from core.services.demo import seed_demo
+
+        summary = seed_demo()
+        password = os.environ.get("DEMO_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        created = _ensure_admin(admin_user, password)
+        click.echo(
+            f"Demo organisation: {summary.units} units, {summary.counters} counters, "
+            f"{summary.officers} officers, {summary.procedures} procedures."
+        )
+        if created:
+            click.echo(f"Admin login: {admin_user} / {password}")
+        else:
+            click.echo(
+                f"Admin login: {admin_user} (already existed; its password was not changed)"
+            )
+
+    @app.cli.command("create-admin")
+    @click.argument("username")
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+    def create_admin_command(username: str, password: str) -> None:
+        """Create a system administrator account."""
+        from core.services.users import AccountError, create_user
+
+        try:
+            create_user(username, password, role="admin")
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        db.session.commit()
+        click.echo(f"Created administrator {username.strip().lower()}.")

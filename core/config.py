@@ -1,0 +1,156 @@
+"""Configuration from environment variables, all with the ``SIPAS_`` prefix.
+
+Every variable is documented in README.md ("Configuration"). A malformed value stops start-up with a
+``ConfigError`` naming the variable, never with a traceback from deep inside the app.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PREFIX = "SIPAS_"
+ROLES = ("aggregator", "kiosk", "all")
+LOCALES = ("vi", "en")
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A configuration variable is missing or malformed; the message names it."""
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(PREFIX + name)
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{PREFIX}{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{PREFIX}{name} must be true or false, got {raw!r}")
+
+
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    raw = _get(env, name)
+    if raw is None:
+        return None
+    if not raw.startswith(("http://", "https://")):
+        raise ConfigError(f"{PREFIX}{name} must be an http:// or https:// URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _secret_key(env: Mapping[str, str], instance: Path) -> str:
+    """The key that signs sessions and aggregator tokens.
+
+    Several aggregator instances must share it, so production sets SIPAS_SECRET_KEY. A single
+    process without it gets a random key kept in the instance folder, so restarts keep sessions.
+    """
+    raw = _get(env, "SECRET_KEY")
+    if raw is not None:
+        if len(raw) < 32:
+            raise ConfigError(f"{PREFIX}SECRET_KEY must be at least 32 characters long")
+        return raw
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def database_url(env: Mapping[str, str], role: str, instance: Path) -> str:
+    """SIPAS_DATABASE_URL, else DATABASE_URL, else a SQLite file per role in the instance folder."""
+    raw = _get(env, "DATABASE_URL") or (env.get("DATABASE_URL") or "").strip() or None
+    if raw is None:
+        name = "kiosk" if role == "kiosk" else "aggregator"
+        return f"sqlite:///{instance / (name + '.db')}"
+    if raw.startswith("postgresql://") or raw.startswith("postgres://"):
+        # psycopg 3 is our PostgreSQL driver; accept the common spelling.
+        raw = "postgresql+psycopg://" + raw.split("://", 1)[1]
+    if not raw.startswith(("sqlite://", "postgresql+psycopg://")):
+        raise ConfigError(
+            f"{PREFIX}DATABASE_URL must start with sqlite:// or postgresql+psycopg://, got {raw!r}"
+        )
+    return raw
+
+
+def load(env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> dict:
+    """Build the Flask config mapping from the environment (and test overrides)."""
+    env = os.environ if env is None else env
+    overrides = dict(overrides or {})
+    role = (overrides.get("ROLE") or _get(env, "ROLE") or "all").lower()
+    if role not in ROLES:
+        raise ConfigError(f"{PREFIX}ROLE must be one of {', '.join(ROLES)}, got {role!r}")
+    instance = Path(
+        overrides.get("INSTANCE_PATH") or _get(env, "INSTANCE_PATH") or BASE_DIR / "instance"
+    ).resolve()
+    locale = (_get(env, "DEFAULT_LOCALE") or "vi").lower()
+    if locale not in LOCALES:
+        raise ConfigError(f"{PREFIX}DEFAULT_LOCALE must be one of {', '.join(LOCALES)}")
+    redis_url = _get(env, "REDIS_URL")
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{PREFIX}REDIS_URL must start with redis://, rediss:// or unix://")
+    secure_cookies = _bool(env, "SECURE_COOKIES", False)
+    config: dict[str, Any] = {
+        "ROLE": role,
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": overrides.get("SQLALCHEMY_DATABASE_URI")
+        or database_url(env, role, instance),
+        "SECRET_KEY": overrides.get("SECRET_KEY") or _secret_key(env, instance),
+        "REDIS_URL": redis_url,
+        "BABEL_DEFAULT_LOCALE": locale,
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+        "MIN_REPORT_N": _int(env, "MIN_REPORT_N", 10, minimum=1),
+        "MIN_OFFICER_N": _int(env, "MIN_OFFICER_N", 20, minimum=1),
+        # Public base URL of the aggregator: QR codes and survey links point here.
+        "PUBLIC_URL": _url(env, "PUBLIC_URL") or "http://127.0.0.1:8000",
+        # Kiosk: where the sync worker pushes ratings (set at enrollment when absent).
+        "AGGREGATOR_URL": _url(env, "AGGREGATOR_URL"),
+        # Kiosk: the local API key the counter's software uses to arm a transaction.
+        "KIOSK_LOCAL_API_KEY": _get(env, "KIOSK_LOCAL_API_KEY"),
+        "KIOSK_TECH_PIN": _get(env, "KIOSK_TECH_PIN"),
+        "SYNC_BATCH_SIZE": _int(env, "SYNC_BATCH_SIZE", 500, minimum=1),
+        "SURVEY_TOKEN_DAYS": _int(env, "SURVEY_TOKEN_DAYS", 7, minimum=1),
+        "SESSION_IDLE_MINUTES": _int(env, "SESSION_IDLE_MINUTES", 30, minimum=1),
+        "LOG_LEVEL": (_get(env, "LOG_LEVEL") or "INFO").upper(),
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "sipas_" + role,
+        "PREFERRED_URL_SCHEME": "https" if secure_cookies else "http",
+        "WTF_CSRF_TIME_LIMIT": None,  # CSRF tokens live as long as the signed session
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 8 * 1024 * 1024, minimum=1024),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "JSON_AS_ASCII": False,
+    }
+    if _get(env, "KIOSK_TECH_PIN") and not _get(env, "KIOSK_TECH_PIN").isdigit():  # type: ignore[union-attr]
+        raise ConfigError(f"{PREFIX}KIOSK_TECH_PIN must be digits only")
+    config.update(overrides)
+    return config

@@ -1,0 +1,111 @@
+"""Languages: Vietnamese by default, English on request; locale-aware formatting helpers.
+
+The chosen language (the visible switch stores it in a cookie) beats the browser's Accept-Language.
+Each area keeps its own message domain (core, kiosk, survey, admin) in translations/, so the
+catalogs stay small and one area's strings never collide with another's.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from urllib.parse import urlsplit
+
+from babel.numbers import format_decimal
+from flask import Flask, current_app, redirect, request
+from flask_babel import format_date, format_datetime, get_locale, refresh
+
+from core.config import LOCALES
+from core.extensions import babel
+
+LANG_COOKIE = "lang"
+DOMAINS = ("core", "kiosk", "survey", "admin")
+LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
+
+
+def select_locale() -> str:
+    chosen = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
+    if chosen in LOCALES:
+        return chosen
+    if request.accept_languages:
+        best = request.accept_languages.best_match(LOCALES)
+        if best:
+            return best
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def current_locale() -> str:
+    return str(get_locale() or "vi")
+
+
+def pct(value: float | None, decimals: int = 2) -> str:
+    """A percentage with two decimals in the locale's format: "81,87%" (vi), "81.87%" (en)."""
+    if value is None:
+        return "—"
+    pattern = "#,##0." + "0" * decimals if decimals else "#,##0"
+    return format_decimal(value, format=pattern, locale=current_locale()) + "%"
+
+
+def num(value: float | int | None, decimals: int = 0) -> str:
+    """A number in the locale's format ("1.234" in Vietnamese, "1,234" in English)."""
+    if value is None:
+        return "—"
+    pattern = "#,##0." + "0" * decimals if decimals else "#,##0"
+    return format_decimal(value, format=pattern, locale=current_locale())
+
+
+def fdate(value: date | datetime | None, fmt: str = "medium") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return format_datetime(value, fmt)
+    return format_date(value, fmt)
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site relative paths are followed after a language switch (no open redirect)."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def switch_language(code: str):
+    """Store the chosen language and go back to where the person was."""
+    response = redirect(safe_next(request.args.get("next")))
+    if code in LOCALES:
+        response.set_cookie(
+            LANG_COOKIE,
+            code,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+        )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    translations = app.root_path.rsplit("/", 1)[0] + "/translations"
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join([translations] * len(DOMAINS)))
+    app.config.setdefault("BABEL_DOMAIN", ";".join(DOMAINS))
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Ho_Chi_Minh")
+
+    @app.before_request
+    def _fresh_locale() -> None:
+        # The locale is cached on the app context; an outer context (CLI, tests) must not
+        # carry one request's language into the next.
+        refresh()
+
+    @app.context_processor
+    def _i18n_context():
+        return {
+            "current_locale": current_locale(),
+            "language_names": LANGUAGE_NAMES,
+            "locales": LOCALES,
+        }
+
+    app.jinja_env.filters["pct"] = pct
+    app.jinja_env.filters["num"] = num
+    app.jinja_env.filters["fdate"] = fdate

@@ -1,0 +1,53 @@
+"""Additive counts the dashboard reads instead of scanning raw ratings."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.extensions import db
+
+# item_code values: "TAP" for kiosk taps, a questionnaire item code ("TC1") for survey answers,
+# "RESP" for survey respondents (level 0), "reason:<code>" for kiosk follow-up reasons and
+# "<question>:<option>" for perception answers (level 0).
+TAP = "TAP"
+RESPONDENTS = "RESP"
+
+
+class RollupCount(db.Model):
+    """Counts per unit, counter, officer, procedure, local day, channel, item, level and misuse.
+
+    Every dimension is part of the primary key (0 means "none") so ingest can add to a row with
+    one upsert in the same transaction as the ratings it counts. Counts are additive: any period,
+    subtree or breakdown is a SUM over these rows.
+    """
+
+    __tablename__ = "rollup_counts"
+    __table_args__ = (
+        Index("ix_rollup_counts_day_unit", "day", "unit_id"),
+    )
+
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counter_id: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
+    officer_id: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
+    procedure_id: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    misuse: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=False)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RollupHour(db.Model):
+    """Kiosk taps per unit, local day and hour: the hour-by-weekday heat map."""
+
+    __tablename__ = "rollup_hours"
+
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    satisfied: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,0 +1,1 @@
+"""Business logic shared by the blueprints. Views call these; only services commit."""

@@ -1,0 +1,97 @@
+"""Adding to the rollup counts with one upsert per row, inside the caller's transaction.
+
+Callers pass only the rows they actually inserted, in the same transaction, so totals never
+double-count (see ARCHITECTURE.md, "Sync: what must hold").
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.extensions import db
+from core.models import RollupCount, RollupHour
+
+
+@dataclass(frozen=True)
+class Key:
+    """One cell of the rollup: every dimension (0 means "none")."""
+
+    unit_id: int
+    day: date
+    channel: str
+    item_code: str
+    level: int
+    counter_id: int = 0
+    officer_id: int = 0
+    procedure_id: int = 0
+    misuse: bool = False
+
+
+def _insert(model):
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model))
+
+
+def add(keys: Iterable[Key]) -> int:
+    """Add one to the count of each key (keys may repeat); returns the number of cells touched."""
+    tally = Tally(keys)
+    if not tally:
+        return 0
+    rows = [
+        {
+            "unit_id": k.unit_id,
+            "counter_id": k.counter_id or 0,
+            "officer_id": k.officer_id or 0,
+            "procedure_id": k.procedure_id or 0,
+            "day": k.day,
+            "channel": k.channel,
+            "item_code": k.item_code,
+            "level": k.level,
+            "misuse": k.misuse,
+            "count": n,
+        }
+        for k, n in sorted(tally.items(), key=lambda kv: _order(kv[0]))
+    ]
+    stmt = _insert(RollupCount)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[c.name for c in RollupCount.__table__.primary_key.columns],
+        set_={"count": RollupCount.__table__.c.count + stmt.excluded.count},
+    )
+    db.session.execute(stmt, rows)
+    return len(rows)
+
+
+def add_hours(cells: Iterable[tuple[int, date, int, bool]]) -> None:
+    """Add kiosk taps to the hour table: (unit_id, local day, local hour, satisfied)."""
+    tally: Tally[tuple[int, date, int]] = Tally()
+    satisfied: Tally[tuple[int, date, int]] = Tally()
+    for unit_id, day, hour, is_satisfied in cells:
+        tally[(unit_id, day, hour)] += 1
+        satisfied[(unit_id, day, hour)] += int(is_satisfied)
+    if not tally:
+        return
+    rows = [
+        {"unit_id": u, "day": d, "hour": h, "total": n, "satisfied": satisfied[(u, d, h)]}
+        for (u, d, h), n in sorted(tally.items())
+    ]
+    stmt = _insert(RollupHour)
+    table = RollupHour.__table__
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["unit_id", "day", "hour"],
+        set_={
+            "total": table.c.total + stmt.excluded.total,
+            "satisfied": table.c.satisfied + stmt.excluded.satisfied,
+        },
+    )
+    db.session.execute(stmt, rows)
+
+
+def _order(key: Key) -> tuple:
+    # A fixed order of upserts keeps two concurrent transactions from deadlocking on PostgreSQL.
+    return (key.unit_id, key.counter_id, key.officer_id, key.procedure_id, key.day, key.channel,
+            key.item_code, key.level, key.misuse)

@@ -1,0 +1,11 @@
+"""The kiosk role: touch UI at the counter, local capture, outbox and sync client."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from kiosk.views import bp
+
+    app.register_blueprint(bp)
