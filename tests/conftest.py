@@ -151,3 +151,40 @@ def csrf_token(html: str) -> str:
     match = CSRF_RE.search(html)
     assert match, "page has no CSRF token"
     return match.group(1) or match.group(2)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the session's browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import launch
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def live_aggregator(tmp_path_factory):
+    """A gunicorn aggregator on a migrated, seeded database of its own."""
+    from tests.support.live import Server, fresh_database_url, prepared
+
+    tmp = tmp_path_factory.mktemp("live-aggregator")
+    env = prepared("aggregator", fresh_database_url("live_agg", tmp), tmp / "instance")
+    server = Server(env, log_path=tmp / "gunicorn.log").start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def live_kiosk(tmp_path_factory):
+    """A gunicorn kiosk on a migrated database of its own."""
+    from tests.support.live import Server, fresh_database_url, prepared
+
+    tmp = tmp_path_factory.mktemp("live-kiosk")
+    env = prepared("kiosk", fresh_database_url("live_kiosk", tmp), tmp / "instance", seed=False)
+    server = Server(env, workers=1, log_path=tmp / "gunicorn.log").start()
+    yield server
+    server.close()
