@@ -28,7 +28,8 @@ def main(argv: list[str]) -> int:
     names = argv or sorted(p.stem for p in here.glob("bench_*.py"))
     print(f"# machine: {machine()}")
     for name in names:
-        module = importlib.import_module(f"bench.{name if name.startswith('bench_') else 'bench_' + name}")
+        stem = name if name.startswith("bench_") else "bench_" + name
+        module = importlib.import_module(f"bench.{stem}")
         print(f"\n## {module.__name__}")
         module.main()
     return 0
