@@ -6,6 +6,8 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
+    from kiosk.cli import kiosk_cli
     from kiosk.views import bp
 
     app.register_blueprint(bp)
+    app.cli.add_command(kiosk_cli)

@@ -1,0 +1,46 @@
+"""Tokens the aggregator issues for the phone survey: QR posters per counter, and dossier tokens.
+
+Kiosks sign their own thank-you tokens (kiosk.services); the survey verifies all three kinds.
+Payload keys: ``t`` kind ("k" kiosk, "p" poster, "d" dossier), ``a``/``k`` issuer, ``u`` unit id,
+``c`` counter id, ``p`` procedure id, ``d`` dossier code, ``n`` nonce, ``exp`` expiry (unix time).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from flask import current_app
+
+from core.models import Counter
+from core.tokens import aggregator_key, sign
+
+POSTER_PURPOSE = "survey-poster"
+DOSSIER_PURPOSE = "survey-dossier"
+POSTER_DAYS = 3 * 365
+
+
+def poster_token(counter: Counter, days: int = POSTER_DAYS) -> str:
+    """The long-lived token printed on a counter's QR poster."""
+    payload = {"t": "p", "a": 1, "u": counter.unit_id, "c": counter.id,
+               "exp": int(time.time()) + days * 86400}
+    return sign(payload, aggregator_key(current_app.config["SECRET_KEY"], POSTER_PURPOSE))
+
+
+def dossier_token(
+    unit_id: int,
+    dossier_code: str,
+    counter_id: int | None = None,
+    procedure_id: int | None = None,
+    days: int | None = None,
+) -> str:
+    """A single-use token for one dossier (printed on a receipt or sent by SMS)."""
+    days = days or current_app.config["SURVEY_TOKEN_DAYS"]
+    payload = {"t": "d", "a": 1, "u": unit_id, "c": counter_id, "p": procedure_id,
+               "d": dossier_code, "n": secrets.token_hex(4), "exp": int(time.time()) + days * 86400}
+    return sign(payload, aggregator_key(current_app.config["SECRET_KEY"], DOSSIER_PURPOSE))
+
+
+def survey_url(token: str) -> str:
+    """The public address a QR code points at."""
+    return f"{current_app.config['PUBLIC_URL']}/s/{token}"
