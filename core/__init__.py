@@ -25,6 +25,12 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
         static_url_path="/static",
     )
     app.config.update(settings)
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Client addresses (for rate limits and the audit log) come from the trusted proxies.
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(levelname)s %(name)s %(message)s")
 
     db.init_app(app)

@@ -140,6 +140,8 @@ def load(env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | No
         "SURVEY_TOKEN_DAYS": _int(env, "SURVEY_TOKEN_DAYS", 7, minimum=1),
         "SESSION_IDLE_MINUTES": _int(env, "SESSION_IDLE_MINUTES", 30, minimum=1),
         "LOG_LEVEL": (_get(env, "LOG_LEVEL") or "INFO").upper(),
+        # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+        "PROXY_COUNT": _int(env, "PROXY_COUNT", 0),
         "SESSION_COOKIE_SECURE": secure_cookies,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

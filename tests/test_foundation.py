@@ -182,3 +182,16 @@ def test_an_admin_signs_in_and_out(client, runner):
     assert client.get("/admin/").status_code == 200
     client.post("/admin/logout")
     assert client.get("/admin/").status_code == 302
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(app_factory):
+    app = app_factory(PROXY_COUNT=1)
+
+    @app.get("/whoami-test")
+    def whoami():
+        from flask import request
+
+        return request.remote_addr or ""
+
+    response = app.test_client().get("/whoami-test", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert response.get_data(as_text=True) == "203.0.113.9"
