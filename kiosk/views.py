@@ -1,16 +1,312 @@
-"""Kiosk views: the touch screen at the counter. Thin: parse, call kiosk.services, render."""
+"""Kiosk views: the touch screen at the counter. Thin: parse, call kiosk.services, render.
+
+Every screen works as plain HTML forms (post, redirect, get); kiosk.js only adds instant feedback
+and the timers. The screen after a tap names its rating by a signed reference, so a forged or
+replayed post cannot touch another rating.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import time
 
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+
+from core import ratelimit
+from core.extensions import csrf
+from core.i18n import current_locale
+from core.ratelimit import Limit
 from kiosk import services
+from kiosk.services import KioskError
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", template_folder="templates",
                static_folder="static", static_url_path="/kiosk-static")
+
+# PIN guessing: a few tries per officer, a few more for the whole kiosk, then a pause.
+OFFICER_PIN_LIMIT = Limit(5, 300)
+KIOSK_PIN_LIMIT = Limit(20, 900)
+TECH_PIN_LIMIT = Limit(5, 300)
+API_KEY_LIMIT = Limit(10, 60)
+# How long a PIN keeps the staff or status screen open in this browser.
+STAFF_SESSION_S = 120
+TECH_SESSION_S = 300
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+def _reset_url() -> str:
+    """Back to idle in the default language: the previous citizen's choice does not stay."""
+    return url_for("core.language", code=current_app.config["BABEL_DEFAULT_LOCALE"],
+                   next=url_for("kiosk.idle"))
+
+
+def _error(status: int, message: str):
+    """A kiosk-styled error page that returns to the idle screen by itself."""
+    config = services.settings()
+    response = make_response(render_template(
+        "kiosk/error.html", code=status, message=message, timeout=config.idle_timeout_s,
+        reset_url=_reset_url()))
+    response.status_code = status
+    return response
+
+
+@bp.errorhandler(KioskError)
+def _kiosk_error(error: KioskError):
+    return _error(error.status, error.message)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(_error_: CSRFError):
+    return _error(400, _("This screen has expired or the request did not come from this kiosk. "
+                         "Nothing was recorded; please tap again."))
 
 
 @bp.get("/")
 def idle():
     """The idle screen: the question and one large button per level of the configured scale."""
-    return render_template("kiosk/idle.html", screen=services.idle_screen())
+    config = services.settings()
+    locale_reset = current_locale() != current_app.config["BABEL_DEFAULT_LOCALE"]
+    return render_template("kiosk/idle.html", screen=services.idle_screen(),
+                           timeout=config.idle_timeout_s, reset_url=_reset_url(),
+                           locale_reset=locale_reset)
+
+
+@bp.post("/rate")
+def rate():
+    """Store the tap durably, then show the follow-up (below satisfied) or the thanks."""
+    result = services.record_tap(request.form.get("level"))
+    config = services.settings()
+    if result.needs_followup:
+        ref = services.make_ref(result.uuid, "f",
+                                config.followup_timeout_s + services.FOLLOWUP_GRACE_S)
+        return redirect(url_for("kiosk.followup", r=ref), code=303)
+    return redirect(url_for("kiosk.thanks", r=_thanks_ref(result.uuid)), code=303)
+
+
+def _thanks_ref(rating_uuid: str) -> str:
+    config = services.settings()
+    return services.make_ref(rating_uuid, "t", config.idle_timeout_s + services.THANKS_GRACE_S)
+
+
+@bp.get("/followup")
+def followup():
+    """What could be better: chips for the SIPAS elements, several allowed, and Skip."""
+    try:
+        rating_uuid = services.read_ref(request.args.get("r"), "f")
+        services.pending_followup(rating_uuid)
+    except KioskError as error:
+        if error.status in (409, 410):
+            return redirect(_reset_url())  # answered or timed out already: nothing to show
+        raise
+    config = services.settings()
+    return render_template("kiosk/followup.html", ref=request.args["r"],
+                           reasons=services.followup_reasons(), locale=current_locale(),
+                           timeout=config.followup_timeout_s, reset_url=_reset_url())
+
+
+@bp.post("/followup")
+def followup_answer():
+    """Record the chosen reasons (or none, on Skip) for the rating the form names."""
+    rating_uuid = services.read_ref(request.form.get("r"), "f")
+    skip = request.form.get("action") == "skip"
+    services.answer_followup(rating_uuid, request.form.getlist("reason"), skip=skip)
+    return redirect(url_for("kiosk.thanks", r=_thanks_ref(rating_uuid)), code=303)
+
+
+@bp.get("/thanks")
+def thanks():
+    """Thanks, and the QR code of the phone survey (when this kiosk is enrolled)."""
+    try:
+        rating_uuid = services.read_ref(request.args.get("r"), "t")
+    except KioskError as error:
+        if error.status == 410:
+            return redirect(_reset_url())  # an old thank-you screen reloaded: start again
+        raise
+    config = services.settings()
+    return render_template("kiosk/thanks.html", thanks=services.thanks(rating_uuid),
+                           timeout=config.idle_timeout_s, reset_url=_reset_url())
+
+
+# --- staff screen ------------------------------------------------------------------------------
+
+
+def _staff_officer() -> services.Officer | None:
+    """The officer whose PIN opened the staff screen in this browser, while it is open."""
+    opened = session.get("kiosk_staff")
+    if not isinstance(opened, dict) or opened.get("until", 0) < time.time():
+        session.pop("kiosk_staff", None)
+        return None
+    return services.settings().officer(str(opened.get("o")))
+
+
+def _staff_page(status: int = 200, error: str | None = None, notice: str | None = None,
+                form: dict | None = None):
+    officer = _staff_officer()
+    config = services.settings()
+    response = make_response(render_template(
+        "kiosk/staff.html", officer=officer, officers=config.officers,
+        on_duty=services.on_duty(), armed=services.armed_now() if officer else None,
+        error=error, notice=notice, form=form or {}, timeout=STAFF_SESSION_S,
+        dossier_max=services.DOSSIER_MAX, procedure_max=services.PROCEDURE_MAX))
+    response.status_code = status
+    return response
+
+
+@bp.get("/staff")
+def staff():
+    """The staff screen: sign in with a PIN, then arm a transaction or sign out."""
+    return _staff_page()
+
+
+@bp.post("/staff")
+def staff_sign_in():
+    """Verify an officer's PIN (rate-limited); success puts them on duty and opens the screen."""
+    code = (request.form.get("officer") or "")[:40]
+    pin = (request.form.get("pin") or "")[:32]
+    if (ratelimit.exceeded("kiosk-pin", code, OFFICER_PIN_LIMIT)
+            or ratelimit.exceeded("kiosk-pin", "*", KIOSK_PIN_LIMIT)):
+        return _staff_page(429, _("Too many wrong PINs. Please wait a few minutes and try "
+                                  "again."))
+    officer = services.sign_in(code, pin) if code and pin else None
+    if officer is None:
+        ratelimit.hit("kiosk-pin", code, OFFICER_PIN_LIMIT)
+        ratelimit.hit("kiosk-pin", "*", KIOSK_PIN_LIMIT)
+        return _staff_page(401, _("Wrong officer or PIN; nothing was changed."))
+    ratelimit.reset("kiosk-pin", code)
+    session["kiosk_staff"] = {"o": officer.code, "until": time.time() + STAFF_SESSION_S}
+    return redirect(url_for("kiosk.staff"), code=303)
+
+
+def _require_staff() -> services.Officer:
+    officer = _staff_officer()
+    if officer is None:
+        raise KioskError(401, _("Please sign in with your PIN first."))
+    return officer
+
+
+@bp.post("/staff/arm")
+def staff_arm():
+    """Arm the kiosk for the transaction being served; the next rating carries it."""
+    _require_staff()
+    form = {"dossier_code": request.form.get("dossier_code", "")[:200],
+            "procedure_code": request.form.get("procedure_code", "")[:200]}
+    try:
+        armed = services.arm(request.form.get("dossier_code"), request.form.get("procedure_code"))
+    except KioskError as error:
+        return _staff_page(error.status, error.message, form=form)
+    return _staff_page(notice=_("Armed: the next rating carries dossier %(code)s.",
+                                code=armed.dossier_code))
+
+
+@bp.post("/staff/sign-out")
+def staff_sign_out():
+    """End the shift of the officer who opened the screen, and close the screen."""
+    officer = _require_staff()
+    services.sign_out(officer.code)
+    session.pop("kiosk_staff", None)
+    return redirect(_reset_url(), code=303)
+
+
+@bp.post("/staff/close")
+def staff_close():
+    """Close the staff screen (the officer stays on duty) and return to the rating screen."""
+    session.pop("kiosk_staff", None)
+    return redirect(_reset_url(), code=303)
+
+
+# --- local API for the counter's software -------------------------------------------------------
+
+
+def _api_error(status: int, message: str):
+    response = jsonify({"error": {"status": status, "message": message}})
+    response.status_code = status
+    return response
+
+
+@bp.post("/api/arm")
+@csrf.exempt
+def api_arm():
+    """Arm a transaction from the counter's software: loopback only, key in X-Kiosk-Key."""
+    if request.remote_addr not in LOOPBACK:
+        return _api_error(403, _("This call is accepted only from this device."))
+    if not current_app.config.get("KIOSK_LOCAL_API_KEY"):
+        return _api_error(403, _("The local API is switched off on this kiosk."))
+    client = request.remote_addr or "local"
+    if ratelimit.exceeded("kiosk-api", client, API_KEY_LIMIT):
+        return _api_error(429, _("Too many attempts. Please wait a moment and try again."))
+    if not services.local_key_matches(request.headers.get("X-Kiosk-Key")):
+        ratelimit.hit("kiosk-api", client, API_KEY_LIMIT)
+        return _api_error(401, _("Missing or wrong X-Kiosk-Key header."))
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not all(
+            isinstance(body.get(k), str | None) for k in ("dossier_code", "procedure_code")):
+        return _api_error(400, _("Send a JSON object with dossier_code and, optionally, "
+                                 "procedure_code."))
+    try:
+        armed = services.arm(body.get("dossier_code"), body.get("procedure_code"))
+    except KioskError as error:
+        return _api_error(422 if error.status == 400 else error.status, error.message)
+    return jsonify({"armed": {"dossier_code": armed.dossier_code,
+                              "procedure_code": armed.procedure_code,
+                              "armed_at": armed.armed_at.isoformat()}}), 201
+
+
+# --- technician status ---------------------------------------------------------------------------
+
+
+def _tech_open() -> bool:
+    until = session.get("kiosk_tech_until")
+    if not isinstance(until, int | float) or until < time.time():
+        session.pop("kiosk_tech_until", None)
+        return False
+    return True
+
+
+def _status_page(status: int = 200, error: str | None = None):
+    opened = _tech_open()
+    response = make_response(render_template(
+        "kiosk/status.html", opened=opened, info=services.status() if opened else None,
+        error=error, configured=bool(current_app.config.get("KIOSK_TECH_PIN")),
+        timeout=TECH_SESSION_S))
+    response.status_code = status
+    return response
+
+
+@bp.get("/status")
+def status():
+    """The technician's view of the outbox and sync health, behind the technician PIN."""
+    return _status_page()
+
+
+@bp.post("/status")
+def status_unlock():
+    """Check the technician PIN (rate-limited for the whole kiosk)."""
+    if not current_app.config.get("KIOSK_TECH_PIN"):
+        return _status_page(403, _("No technician PIN is set on this kiosk "
+                                   "(SIPAS_KIOSK_TECH_PIN)."))
+    if ratelimit.exceeded("kiosk-tech-pin", "*", TECH_PIN_LIMIT):
+        return _status_page(429, _("Too many wrong PINs. Please wait a few minutes and try "
+                                   "again."))
+    if not services.tech_pin_matches((request.form.get("pin") or "")[:32]):
+        ratelimit.hit("kiosk-tech-pin", "*", TECH_PIN_LIMIT)
+        return _status_page(401, _("Wrong technician PIN."))
+    ratelimit.reset("kiosk-tech-pin", "*")
+    session["kiosk_tech_until"] = time.time() + TECH_SESSION_S
+    return redirect(url_for("kiosk.status"), code=303)
+
+
+@bp.post("/status/close")
+def status_close():
+    """Close the status screen and return to the rating screen."""
+    session.pop("kiosk_tech_until", None)
+    return redirect(_reset_url(), code=303)
