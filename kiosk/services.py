@@ -266,11 +266,12 @@ class TapResult:
 
 def parse_level(raw: str | None, scale: int) -> int:
     """The SIPAS level of a button of the configured scale; KioskError 400 for anything else."""
-    allowed = {button[0] for button in BUTTONS[scale]}
-    if raw is None or not raw.isdigit() or int(raw) not in allowed:
+    # Exact strings only: int() would also accept " 4", "+4" and other scripts' digits.
+    allowed = {str(button[0]): button[0] for button in BUTTONS[scale]}
+    if raw not in allowed:
         raise KioskError(400, _("This answer is not one of the buttons; nothing was "
                                      "recorded. Please tap one of the faces."))
-    return int(raw)
+    return allowed[raw]
 
 
 def _locked_state() -> KioskState:
