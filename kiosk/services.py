@@ -441,8 +441,9 @@ def qr_svg(data: str) -> str:
     import qrcode
     import qrcode.image.svg
 
+    # Level L keeps the modules large enough to scan from a screen at arm's length.
     image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, border=2,
-                        error_correction=qrcode.constants.ERROR_CORRECT_M)
+                        error_correction=qrcode.constants.ERROR_CORRECT_L)
     markup = image.to_string(encoding="unicode")
     # Size comes from the stylesheet; drop the fixed millimetre size qrcode writes.
     return re.sub(r'^<svg width="[^"]*" height="[^"]*"',

@@ -60,6 +60,12 @@ def _error(status: int, message: str):
     return response
 
 
+@bp.context_processor
+def _kiosk_context():
+    # Every kiosk screen names its counter in the header.
+    return {"kiosk_counter_name": services.settings().counter_name}
+
+
 @bp.errorhandler(KioskError)
 def _kiosk_error(error: KioskError):
     return _error(error.status, error.message)

@@ -85,3 +85,43 @@ def followup_ref(html: str) -> str:
     match = REF_RE.search(html)
     assert match, "page has no follow-up reference"
     return match.group(1)
+
+
+def prepare_live_kiosk(tmp_path, enrolled: bool = True, **config: Any) -> tuple[dict, str]:
+    """A migrated kiosk database with KioskState.config written (and credentials when enrolled).
+
+    Returns the gunicorn environment and the database URL, for a ``tests.support.live.Server``.
+    """
+    from sqlalchemy import create_engine
+
+    from kiosk import identity
+    from tests.support.live import fresh_database_url, prepared
+
+    url = fresh_database_url("kiosk_" + tmp_path.name[-20:].replace("-", "_"), tmp_path)
+    instance = tmp_path / "instance"
+    env = prepared("kiosk", url, instance, seed=False, SIPAS_KIOSK_TECH_PIN="246810",
+                   SIPAS_KIOSK_LOCAL_API_KEY="counter-software-key-0123456789")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(KioskState.__table__.insert().values(
+            id=1, next_seq=1, config=kiosk_config(**config)))
+    engine.dispose()
+    if enrolled:
+        identity.save(identity.Credentials(
+            kiosk_id="6f1c2a0e-0000-4000-8000-000000000001",
+            secret="live-kiosk-secret-0123456789abcdef",
+            server_url="http://127.0.0.1:8000"), str(instance))
+    return env, url
+
+
+def outbox_rows(url: str) -> list[dict[str, Any]]:
+    """The outbox as the disk holds it, read with a connection of our own."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(OutboxRating.__table__).order_by(OutboxRating.seq))
+            return [dict(row._mapping) for row in rows]
+    finally:
+        engine.dispose()
