@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 
 from core.extensions import db
+from core.models import KioskState, OfficerShift, OutboxRating
 from core.models.types import utcnow
 from core.passwords import hash_pin
-from kiosk.models import KioskState, OfficerShift, OutboxRating
 
 PINS = {"CB001": "1111", "CB002": "2222"}
 _HASHES: dict[str, str] = {}
