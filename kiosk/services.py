@@ -27,7 +27,7 @@ from core.extensions import db
 from core.models.types import utcnow
 from core.passwords import verify_pin
 from core.questionnaire import FollowupReason, default_questionnaire, load_definition
-from core.services import questionnaires
+from core.services import audit, questionnaires
 from kiosk import identity
 from kiosk.models import ArmedTransaction, KioskState, OfficerShift, OutboxRating
 
@@ -493,6 +493,8 @@ def sign_in(officer_code: str, pin: str) -> Officer | None:
                 other.signed_out_at = now
             db.session.add(OfficerShift(officer_code=officer.code, officer_name=officer.name,
                                         signed_in_at=now))
+        audit.record("kiosk.officer_sign_in", username=officer.code, target_type="officer",
+                     target_id=officer.code)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -509,6 +511,8 @@ def sign_out(officer_code: str) -> bool:
             .where(OfficerShift.officer_code == officer_code, OfficerShift.signed_out_at.is_(None))
             .values(signed_out_at=utcnow())
         )
+        audit.record("kiosk.officer_sign_out", username=officer_code, target_type="officer",
+                     target_id=officer_code)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -534,6 +538,18 @@ def arm(raw_dossier: str | None, raw_procedure: str | None) -> ArmedTransaction:
         db.session.rollback()
         raise
     return armed
+
+
+def record_access(action: str, who: str | None = None, **details: Any) -> None:
+    """Audit a PIN failure or a technician opening the status page (its own write unit)."""
+    begin_write()
+    try:
+        audit.record(action, username=(who or "")[:80] or None, target_type="kiosk",
+                     details=details or None)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
 
 
 def armed_now() -> ArmedTransaction | None:

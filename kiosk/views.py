@@ -66,6 +66,14 @@ def _kiosk_context():
     return {"kiosk_counter_name": services.settings().counter_name}
 
 
+@bp.after_request
+def _no_store(response):
+    # A screen names one citizen's rating (and its survey link): never kept for "back".
+    if request.endpoint != "kiosk.static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.errorhandler(KioskError)
 def _kiosk_error(error: KioskError):
     return _error(error.status, error.message)
@@ -187,6 +195,7 @@ def staff_sign_in():
     if officer is None:
         ratelimit.hit("kiosk-pin", code, OFFICER_PIN_LIMIT)
         ratelimit.hit("kiosk-pin", "*", KIOSK_PIN_LIMIT)
+        services.record_access("kiosk.officer_pin_failed", code)
         return _staff_page(401, _("Wrong officer or PIN; nothing was changed."))
     ratelimit.reset("kiosk-pin", code)
     session["kiosk_staff"] = {"o": officer.code, "until": time.time() + STAFF_SESSION_S}
@@ -305,8 +314,10 @@ def status_unlock():
                                    "again."))
     if not services.tech_pin_matches((request.form.get("pin") or "")[:32]):
         ratelimit.hit("kiosk-tech-pin", "*", TECH_PIN_LIMIT)
+        services.record_access("kiosk.tech_pin_failed")
         return _status_page(401, _("Wrong technician PIN."))
     ratelimit.reset("kiosk-tech-pin", "*")
+    services.record_access("kiosk.status_opened")
     session["kiosk_tech_until"] = time.time() + TECH_SESSION_S
     return redirect(url_for("kiosk.status"), code=303)
 

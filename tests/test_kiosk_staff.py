@@ -320,3 +320,30 @@ def test_status_of_a_new_kiosk(kiosk, client):
     assert '<dd data-fact="waiting">0</dd>' in html
     assert "chưa đăng ký" in html and "chưa đo" in html
     assert db.session.scalar(db.select(db.func.count()).select_from(OutboxRating)) == 0
+
+
+def test_sign_in_sign_out_pin_failures_and_status_access_are_audited(kiosk, client):
+    from core.models import AuditEntry
+
+    sign_in(client, pin="0000")
+    sign_in(client)
+    client.post("/kiosk/staff/sign-out")
+    client.post("/kiosk/status", data={"pin": "1"})
+    client.post("/kiosk/status", data={"pin": TECH_PIN})
+    db.session.expire_all()
+    entries = db.session.scalars(db.select(AuditEntry).order_by(AuditEntry.id)).all()
+    assert [(e.action, e.username) for e in entries] == [
+        ("kiosk.officer_pin_failed", "CB001"), ("kiosk.officer_sign_in", "CB001"),
+        ("kiosk.officer_sign_out", "CB001"), ("kiosk.tech_pin_failed", None),
+        ("kiosk.status_opened", None)]
+    assert all("1111" not in str(e.details) and TECH_PIN not in str(e.details) for e in entries)
+
+
+def test_kiosk_screens_are_never_cached(kiosk, client):
+    response = client.post("/kiosk/rate", data={"level": "5"})
+    thanks = client.get(response.headers["Location"])
+    assert thanks.headers["Cache-Control"] == "no-store"
+    assert client.get("/kiosk/").headers["Cache-Control"] == "no-store"
+    static = client.get("/kiosk/kiosk-static/kiosk.css")
+    static.close()
+    assert "no-store" not in static.headers.get("Cache-Control", "")
