@@ -12,6 +12,7 @@ import time
 from flask import (
     Blueprint,
     current_app,
+    flash,
     jsonify,
     make_response,
     redirect,
@@ -163,14 +164,13 @@ def _staff_officer() -> services.Officer | None:
     return services.settings().officer(str(opened.get("o")))
 
 
-def _staff_page(status: int = 200, error: str | None = None, notice: str | None = None,
-                form: dict | None = None):
+def _staff_page(status: int = 200, error: str | None = None, form: dict | None = None):
     officer = _staff_officer()
     config = services.settings()
     response = make_response(render_template(
         "kiosk/staff.html", officer=officer, officers=config.officers,
         on_duty=services.on_duty(), armed=services.armed_now() if officer else None,
-        error=error, notice=notice, form=form or {}, timeout=STAFF_SESSION_S,
+        error=error, form=form or {}, timeout=STAFF_SESSION_S,
         dossier_max=services.DOSSIER_MAX, procedure_max=services.PROCEDURE_MAX))
     response.status_code = status
     return response
@@ -219,8 +219,9 @@ def staff_arm():
         armed = services.arm(request.form.get("dossier_code"), request.form.get("procedure_code"))
     except KioskError as error:
         return _staff_page(error.status, error.message, form=form)
-    return _staff_page(notice=_("Armed: the next rating carries dossier %(code)s.",
-                                code=armed.dossier_code))
+    flash(_("Armed: the next rating carries dossier %(code)s.", code=armed.dossier_code),
+          "success")
+    return redirect(url_for("kiosk.staff"), code=303)
 
 
 @bp.post("/staff/sign-out")

@@ -6,6 +6,7 @@ Short timeouts (3 s) stand in for the configured ones so the timers can be watch
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.support.kiosk import outbox_rows, prepare_live_kiosk
 from tests.support.live import Server
@@ -41,12 +42,14 @@ def touch_page(request, browser):
     context.close()
 
 
-def assert_large_and_on_screen(page, locator, minimum=72):
+def assert_large_and_on_screen(page, locator, minimum=72, on_screen=True):
     viewport = page.viewport_size
     for index in range(locator.count()):
         box = locator.nth(index).bounding_box()
         assert box is not None
         assert box["width"] >= minimum and box["height"] >= minimum, box
+        if not on_screen:  # a staff form may scroll; its targets must still be large
+            continue
         assert box["x"] >= 0 and box["y"] >= 0, box
         assert box["x"] + box["width"] <= viewport["width"], box
         assert box["y"] + box["height"] <= viewport["height"], box  # no scrolling to reach it
@@ -131,4 +134,40 @@ def test_a_double_tap_stores_one_rating(kiosk_server, touch_page):
     }""")
     page.wait_for_url("**/kiosk/thanks?r=*")
     assert len(outbox_rows(kiosk_server.database_url)) == before + 1
+    assert page.console_errors == []
+
+
+def test_an_officer_signs_in_arms_a_transaction_and_signs_out_by_touch(kiosk_server,
+                                                                       touch_page):
+    page = touch_page
+    page.goto(kiosk_server.url + "/kiosk/")
+    page.get_by_role("link", name="Cán bộ").tap()
+    page.get_by_label("Công chức").select_option("CB002")
+    page.get_by_label("Mã PIN").tap()
+    page.keyboard.type("2222")
+    page.get_by_role("button", name="Đăng nhập").tap()
+    expect(page.get_by_text("Công chức đang trực: Trần Văn Minh")).to_be_visible()
+    assert_large_and_on_screen(page, page.locator("input[type=text], button"), on_screen=False)
+    page.get_by_label("Mã hồ sơ").fill("HS-BROWSER-1")
+    page.get_by_label("Mã thủ tục (không bắt buộc)").fill("1.000001")
+    page.get_by_role("button", name="Gắn giao dịch", exact=True).tap()
+    expect(page.get_by_text("Đang gắn: hồ sơ HS-BROWSER-1")).to_be_visible()
+    expect(page.get_by_text("Đã gắn: lượt đánh giá tiếp theo sẽ kèm hồ sơ HS-BROWSER-1.")
+           ).to_be_visible()
+    page.get_by_role("button", name="Về màn hình đánh giá").tap()
+    page.wait_for_url("**/kiosk/")
+    expect(page.get_by_text("Trần Văn Minh")).to_be_visible()
+    page.get_by_role("button", name="Rất hài lòng").tap()
+    page.wait_for_url("**/kiosk/thanks?r=*")
+    last = outbox_rows(kiosk_server.database_url)[-1]
+    assert (last["officer_code"], last["dossier_code"], last["procedure_code"]) == (
+        "CB002", "HS-BROWSER-1", "1.000001")
+    # Sign out: the PIN again, then the sign-out button; the name leaves the idle screen.
+    page.goto(kiosk_server.url + "/kiosk/staff")
+    page.get_by_label("Công chức").select_option("CB002")
+    page.get_by_label("Mã PIN").fill("2222")
+    page.get_by_role("button", name="Đăng nhập").tap()
+    page.get_by_role("button", name="Đăng xuất Trần Văn Minh").tap()
+    page.wait_for_url("**/kiosk/")
+    assert page.get_by_text("Trần Văn Minh").count() == 0
     assert page.console_errors == []

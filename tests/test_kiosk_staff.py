@@ -137,9 +137,9 @@ def test_an_officer_arms_a_transaction_and_the_next_rating_carries_it(kiosk, cli
     response = client.post("/kiosk/staff/arm",
                            data={"dossier_code": " 000.00.12.H01-261201-0001 ",
                                  "procedure_code": "1.001234"})
-    assert response.status_code == 200
+    assert response.status_code == 303  # post, redirect, get: a reload never arms twice
     assert "Đã gắn: lượt đánh giá tiếp theo sẽ kèm hồ sơ 000.00.12.H01-261201-0001." in (
-        response.get_data(as_text=True))
+        client.get(response.headers["Location"]).get_data(as_text=True))
     client.post("/kiosk/rate", data={"level": "4"})
     client.post("/kiosk/rate", data={"level": "5"})
     first, second = ratings()
