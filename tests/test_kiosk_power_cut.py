@@ -71,3 +71,25 @@ def test_a_follow_up_answered_before_a_power_cut_is_kept(tmp_path):
         assert row["finalised_at"] is not None
     finally:
         server.close()
+
+
+def test_concurrent_taps_on_two_workers_get_unique_contiguous_sequence_numbers(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    env, url = prepare_live_kiosk(tmp_path, min_interval_s=0)
+    server = Server(env, workers=2, log_path=tmp_path / "gunicorn.log").start()
+    threads, taps_each = 4, 10
+    try:
+        def run(_index: int) -> list[int]:
+            client = KioskClient(server.url)
+            client.open_idle()
+            return [client.tap(5)[0] for _ in range(taps_each)]
+
+        with ThreadPoolExecutor(threads) as pool:
+            statuses = [s for batch in pool.map(run, range(threads)) for s in batch]
+    finally:
+        server.close()
+    assert statuses == [303] * (threads * taps_each)
+    rows = outbox_rows(url)
+    assert [row["seq"] for row in rows] == list(range(1, threads * taps_each + 1))
+    assert len({row["uuid"] for row in rows}) == threads * taps_each
