@@ -1,6 +1,7 @@
 """A real touch screen: Chromium with touch, portrait 1080×1920 and landscape 1280×800.
 
-Short timeouts (3 s) stand in for the configured ones so the timers can be watched end to end.
+Short timeouts (4 s idle, 6 s follow-up) stand in for the configured ones (15 s, 20 s) so the
+timers can be watched end to end.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.processes]
 VIEWPORTS = {"portrait": {"width": 1080, "height": 1920},
              "landscape": {"width": 1280, "height": 800}}
 QUESTION = "Ông/Bà có hài lòng với sự phục vụ hôm nay không?"
-TIMEOUT_S = 3
+IDLE_S, FOLLOWUP_S = 4, 6
 
 
 @pytest.fixture(scope="module")
 def kiosk_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("kiosk-browser")
-    env, url = prepare_live_kiosk(tmp, min_interval_s=0, idle_timeout_s=TIMEOUT_S,
-                                  followup_timeout_s=TIMEOUT_S)
+    env, url = prepare_live_kiosk(tmp, min_interval_s=0, idle_timeout_s=IDLE_S,
+                                  followup_timeout_s=FOLLOWUP_S)
     server = Server(env, workers=1, log_path=tmp / "gunicorn.log").start()
     server.database_url = url
     yield server
@@ -43,6 +44,7 @@ def touch_page(request, browser):
 
 
 def assert_large_and_on_screen(page, locator, minimum=72, on_screen=True):
+    page.wait_for_load_state("load")  # measured with the stylesheet applied
     viewport = page.viewport_size
     for index in range(locator.count()):
         box = locator.nth(index).bounding_box()
@@ -90,7 +92,7 @@ def test_tap_follow_up_qr_and_idle_reset(kiosk_server, touch_page):
     assert len(rows) == before + 1
     assert rows[-1]["level"] == 2 and rows[-1]["reasons"] == ["waiting_time", "officer_attitude"]
     # Back to idle by itself, with nothing of this citizen left on screen.
-    page.wait_for_url("**/kiosk/", timeout=(TIMEOUT_S + 10) * 1000)
+    page.wait_for_url("**/kiosk/", timeout=(IDLE_S + 10) * 1000)
     assert page.get_by_role("heading", level=1).inner_text() == QUESTION
     assert page.locator(".kiosk-qr").count() == 0
     assert page.console_errors == []
@@ -101,7 +103,7 @@ def test_the_follow_up_advances_by_itself(kiosk_server, touch_page):
     page.goto(kiosk_server.url + "/kiosk/")
     page.get_by_role("button", name="Không hài lòng").tap()
     page.wait_for_url("**/kiosk/followup?r=*")
-    page.wait_for_url("**/kiosk/thanks?r=*", timeout=(TIMEOUT_S + 10) * 1000)
+    page.wait_for_url("**/kiosk/thanks?r=*", timeout=(FOLLOWUP_S + 10) * 1000)
     last = outbox_rows(kiosk_server.database_url)[-1]
     assert last["reasons"] == [] and last["finalised_at"] is not None
     assert page.console_errors == []
@@ -117,7 +119,7 @@ def test_a_satisfied_tap_goes_straight_to_thanks_and_english_resets_to_vietnames
     page.get_by_role("button", name="Very satisfied").tap()
     page.wait_for_url("**/kiosk/thanks?r=*")
     assert page.get_by_role("heading", level=1).inner_text() == "✓ Thank you for your rating!"
-    page.wait_for_url("**/kiosk/", timeout=(TIMEOUT_S + 10) * 1000)
+    page.wait_for_url("**/kiosk/", timeout=(IDLE_S + 10) * 1000)
     assert page.get_by_role("heading", level=1).inner_text() == QUESTION
     assert page.console_errors == []
 
