@@ -64,7 +64,8 @@ def _error(status: int, message: str):
 @bp.context_processor
 def _kiosk_context():
     # Every kiosk screen names its counter in the header.
-    return {"kiosk_counter_name": services.settings().counter_name}
+    config = services.settings()
+    return {"kiosk_counter_name": config.counter_name, "kiosk_languages": config.languages}
 
 
 @bp.after_request

@@ -173,3 +173,21 @@ def test_an_officer_signs_in_arms_a_transaction_and_signs_out_by_touch(kiosk_ser
     page.wait_for_url("**/kiosk/")
     assert page.get_by_text("Trần Văn Minh").count() == 0
     assert page.console_errors == []
+
+
+def test_at_200_percent_zoom_nothing_is_cut_off(kiosk_server, browser):
+    # 200% zoom on a 1080-px-wide screen leaves 540 CSS pixels.
+    context = browser.new_context(viewport={"width": 540, "height": 960}, has_touch=True,
+                                  device_scale_factor=2, locale="vi-VN")
+    page = context.new_page()
+    page.goto(kiosk_server.url + "/kiosk/")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert_large_and_on_screen(page, page.locator("button.kiosk-button"), on_screen=False)
+    page.get_by_role("button", name="Không hài lòng").tap()
+    page.wait_for_url("**/kiosk/followup?r=*")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert_large_and_on_screen(page, page.locator(".kiosk-chip, .kiosk-action"), on_screen=False)
+    page.get_by_role("button", name="Bỏ qua").tap()
+    page.wait_for_url("**/kiosk/thanks?r=*")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    context.close()

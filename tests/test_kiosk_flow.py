@@ -445,3 +445,11 @@ def test_every_kiosk_form_needs_its_csrf_token(app_factory):
             assert client.post(path, data={"pin": "1111", "officer": "CB001"}).status_code == 400
         assert client.get("/kiosk/staff").get_data(as_text=True).count("Chưa có công chức") == 1
         db.session.remove()
+
+
+def test_the_language_switch_offers_only_the_configured_languages(app, client):
+    configure(languages=["vi"])
+    html = client.get("/kiosk/").get_data(as_text=True)
+    assert "lang-switch" not in html and QUESTION_VI in html
+    configure(languages=["vi", "en"])
+    assert 'hreflang="en"' in client.get("/kiosk/").get_data(as_text=True)
