@@ -22,7 +22,7 @@ from flask import (
 )
 
 from core.config import LOCALES
-from core.i18n import LANG_COOKIE, current_locale
+from core.i18n import LANG_COOKIE, current_locale, num
 from core.services import survey as service
 from survey.messages import FIELD_ERRORS, TOKEN_PROBLEMS
 
@@ -135,7 +135,7 @@ def _render_step(token, target, survey, step, data, errors=None, status=200):
         for question in step.questions:
             if name == service.QUESTION_PREFIX + question.code:
                 limit = question.max if code == "too_many" else question.max_length
-        messages[name] = FIELD_ERRORS[code] % {"max": limit} if limit else FIELD_ERRORS[code]
+        messages[name] = FIELD_ERRORS[code] % {"max": num(limit)} if limit else FIELD_ERRORS[code]
     html = render_template(
         "survey/step.html", token=token, target=target, survey=survey, step=step, data=data,
         errors=messages, locale=locale, scale=survey.definition.scale,

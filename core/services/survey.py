@@ -150,7 +150,8 @@ def _kiosk_target(token: str, payload: dict[str, Any], now: float | None) -> Tar
     if kiosk.status == "revoked":
         raise TokenProblem("revoked")
     keys = [kiosk.secret]
-    if kiosk.previous_secret and kiosk.previous_secret_until and kiosk.previous_secret_until > utcnow():
+    grace = kiosk.previous_secret_until
+    if kiosk.previous_secret and grace is not None and grace > utcnow():
         keys.append(kiosk.previous_secret)
     verified: dict[str, Any] | None = None
     problem: TokenError | None = None
@@ -366,9 +367,11 @@ def parse_step(
     items = set(step.item_codes())
     questions = {q.code: q for q in step.questions}
     for name in form:
-        if name.startswith(RATING_PREFIX) and name[len(RATING_PREFIX):] not in items:
-            errors["_form"] = "unknown_field"
-        elif name.startswith(QUESTION_PREFIX) and name[len(QUESTION_PREFIX):] not in questions:
+        # Any other field (an item of another page, a made-up code) means the form was altered.
+        known = (name.startswith(RATING_PREFIX) and name[len(RATING_PREFIX):] in items) or (
+            name.startswith(QUESTION_PREFIX) and name[len(QUESTION_PREFIX):] in questions
+        )
+        if not known:
             errors["_form"] = "unknown_field"
     for code in step.item_codes():
         raw = list(form.get(RATING_PREFIX + code, []))
@@ -400,11 +403,10 @@ def parse_step(
                 values["text"][question.code] = text
             continue
         allowed = set(question.option_codes())
-        if any(value not in allowed for value in raw):
-            errors[name] = "invalid_option"
-        elif question.kind == "single" and len(raw) > 1:
-            errors[name] = "invalid_option"
-        elif question.kind == "multi" and len(set(raw)) != len(raw):
+        repeated = len(set(raw)) != len(raw)
+        if any(value not in allowed for value in raw) or repeated or (
+            question.kind == "single" and len(raw) > 1
+        ):
             errors[name] = "invalid_option"
         elif question.kind == "multi" and question.max is not None and len(raw) > question.max:
             errors[name] = "too_many"
@@ -474,7 +476,8 @@ def get_draft(key: str) -> SurveyDraft | None:
 
 
 def answered(key: str) -> bool:
-    return db.session.scalar(select(SurveyResponse.id).where(SurveyResponse.token_key == key)) is not None
+    found = db.session.scalar(select(SurveyResponse.id).where(SurveyResponse.token_key == key))
+    return found is not None
 
 
 def submitted_by_me(key: str, browser_id: str) -> bool:
