@@ -12,7 +12,6 @@ import secrets
 from flask import (
     Blueprint,
     current_app,
-    g,
     make_response,
     redirect,
     render_template,
@@ -44,9 +43,8 @@ def _browser_id() -> str:
     value = request.cookies.get(BROWSER_COOKIE, "")
     if 16 <= len(value) <= 64 and value.isalnum():
         return value
-    if "survey_browser" not in g:
-        g.survey_browser = secrets.token_hex(16)
-    return g.survey_browser
+    # Kept on the request (not on g, which outlives a request when an app context is reused).
+    return request.environ.setdefault("sipas.survey_browser", secrets.token_hex(16))
 
 
 @bp.after_request

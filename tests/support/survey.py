@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import secrets
 import time
@@ -33,11 +35,13 @@ def kiosk_token(kiosk: Kiosk, rating: str | None = None, *, secret: str | None =
     return sign(payload, secret or kiosk.secret or "")
 
 
-def tamper(token: str) -> str:
-    """The same token with one character of the payload changed."""
+def tamper(token: str, **changes) -> str:
+    """The token with its payload changed (another rating by default) and the old signature."""
     body, mac = token.split(".")
-    flipped = "A" if body[5] != "A" else "B"
-    return f"{body[:5]}{flipped}{body[6:]}.{mac}"
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    payload.update(changes or {"r": str(uuid.uuid4())})
+    raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode() + "." + mac
 
 
 FIELD_RE = re.compile(r'<input type="(radio|checkbox)" name="([^"]+)" value="([^"]+)"')
