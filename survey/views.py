@@ -134,9 +134,12 @@ def _render_step(token, target, survey, step, data, errors=None, status=200):
             if name == service.QUESTION_PREFIX + question.code:
                 limit = question.max if code == "too_many" else question.max_length
         messages[name] = FIELD_ERRORS[code] % {"max": num(limit)} if limit else FIELD_ERRORS[code]
+    labels = {service.RATING_PREFIX + i.code: i.text.get(locale) for i in
+              (step.element.items if step.element else ())}
+    labels.update({service.QUESTION_PREFIX + q.code: q.text.get(locale) for q in step.questions})
     html = render_template(
         "survey/step.html", token=token, target=target, survey=survey, step=step, data=data,
-        errors=messages, locale=locale, scale=survey.definition.scale,
+        errors=messages, labels=labels, locale=locale, scale=survey.definition.scale,
         rating=service.RATING_PREFIX, question=service.QUESTION_PREFIX,
     )
     return make_response(html, status)

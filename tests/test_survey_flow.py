@@ -341,3 +341,36 @@ def test_every_post_needs_a_csrf_token(app_factory, demo, token):
         **page_answers(page), "nav": "next", "csrf_token": csrf_token(page)})
     assert accepted.status_code == 303
     assert count(SurveyAnswer) == 0 and count(SurveyDraft) == 1
+
+
+def survey_pages(client, token) -> list[tuple[str, str]]:
+    """(path, html) of every page a citizen sees, in order, answering as they go."""
+    seen = [(f"/s/{token}", client.get(f"/s/{token}").get_data(as_text=True))]
+    location = client.post(f"/s/{token}").headers["Location"]
+    while not location.endswith("/thanks"):
+        html = client.get(location).get_data(as_text=True)
+        seen.append((location, html))
+        nav = "submit" if 'value="submit"' in html else "next"
+        location = client.post(location, data={**page_answers(html), "nav": nav}).headers[
+            "Location"]
+    seen.append((location, client.get(location).get_data(as_text=True)))
+    seen.append(("expired", client.get(f"/s/{token}x").get_data(as_text=True)))
+    return seen
+
+
+def test_every_page_weighs_under_60_kb_compressed_and_has_no_inline_script_or_style(
+    client, token
+):
+    import gzip
+    import re
+
+    pages = survey_pages(client, token)
+    assert len(pages) == 10
+    for path, html in pages:
+        styles = re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
+        assert len(styles) == 2, path
+        assert "<script" not in html and 'style="' not in html and " onclick" not in html
+        total = len(gzip.compress(html.encode()))
+        for href in styles:
+            total += len(gzip.compress(client.get(href).get_data()))
+        assert total <= 60 * 1024, (path, total)
