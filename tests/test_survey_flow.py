@@ -372,5 +372,7 @@ def test_every_page_weighs_under_60_kb_compressed_and_has_no_inline_script_or_st
         assert "<script" not in html and 'style="' not in html and " onclick" not in html
         total = len(gzip.compress(html.encode()))
         for href in styles:
-            total += len(gzip.compress(client.get(href).get_data()))
+            sheet = client.get(href)
+            total += len(gzip.compress(sheet.get_data()))
+            sheet.close()
         assert total <= 60 * 1024, (path, total)
