@@ -61,6 +61,11 @@ def check_page(page, checked: list[str], axe: bool = True) -> None:
     assert axe_violations(page) == [], page.url
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], (page.url, width)
+    # 200% zoom on this phone leaves 180 CSS pixels: the page must still reflow.
+    page.set_viewport_size({"width": PHONE["width"] // 2, "height": PHONE["height"] // 2})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    page.set_viewport_size(PHONE)
+    assert width <= PHONE["width"] // 2, (page.url, "at 200%", width)
     checked.append(page.url)
 
 
