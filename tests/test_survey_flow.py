@@ -376,3 +376,56 @@ def test_every_page_weighs_under_60_kb_compressed_and_has_no_inline_script_or_st
             total += len(gzip.compress(sheet.get_data()))
             sheet.close()
         assert total <= 60 * 1024, (path, total)
+
+
+def test_a_survey_started_on_one_version_finishes_on_it(client, token):
+    from core.questionnaire import load_definition
+
+    client.post(f"/s/{token}")
+    html = client.get(f"/s/{token}/1").get_data(as_text=True)
+    client.post(f"/s/{token}/1", data={**page_answers(html), "nav": "next"})
+    # The administrator switches the policy module on (a new version) mid-survey.
+    current = db.session.scalar(select(Questionnaire).where(Questionnaire.active.is_(True)))
+    raw = load_definition(current.definition).with_policy(True)
+    current.active = False
+    db.session.add(Questionnaire(code=raw["code"], version=raw["version"],
+                                 method_version=raw["method_version"], definition=raw,
+                                 policy_enabled=True, active=True))
+    db.session.commit()
+    page = client.get(f"/s/{token}/2", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Page 2 of 7" in page
+    complete_survey(client, token)
+    (response,) = responses()
+    assert response.questionnaire.version == 1 and len(response.answers) == 19
+
+
+def test_a_failure_while_storing_leaves_nothing_half_written_and_the_retry_counts_once(
+    client, token, monkeypatch
+):
+    from sqlalchemy.exc import OperationalError
+
+    _to_last_pages(client, token)
+    html = client.get(f"/s/{token}/6").get_data(as_text=True)
+    client.post(f"/s/{token}/6", data={**page_answers(html), "nav": "next"})
+    target = service.resolve(token)
+    real_add = service.rollups.add
+
+    def dropped_connection(keys):
+        raise OperationalError("INSERT INTO rollup_counts", {}, Exception("connection lost"))
+
+    monkeypatch.setattr(service.rollups, "add", dropped_connection)
+    with pytest.raises(OperationalError):
+        service.submit(target, target.token_key, {"q-comment": ["Tốt"]}, browser_id="d" * 32,
+                       ip="127.0.0.1", locale="vi")
+    db.session.rollback()
+    assert count(SurveyResponse) == 0 and count(SurveyAnswer) == 0 and count(RollupCount) == 0
+    assert not service.get_draft(target.token_key).data.get("submitted_by")
+    # The citizen taps Send again once the database is back: stored once, counted once.
+    monkeypatch.setattr(service.rollups, "add", real_add)
+    again = client.post(f"/s/{token}/7", data={"q-comment": ["Tốt"], "nav": "submit"})
+    assert again.status_code == 303
+    retry = client.post(f"/s/{token}/7", data={"q-comment": ["Tốt"], "nav": "submit"})
+    assert retry.headers["Location"].endswith("/thanks")
+    assert count(SurveyResponse) == 1
+    assert db.session.scalar(select(func.sum(RollupCount.count)).where(
+        RollupCount.item_code == "RESP")) == 1

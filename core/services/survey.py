@@ -471,8 +471,12 @@ def resume_step(survey: Survey, data: Mapping[str, Any]) -> int:
 # --- drafts ----------------------------------------------------------------------------------
 
 
-def get_draft(key: str) -> SurveyDraft | None:
-    return db.session.get(SurveyDraft, key)
+def get_draft(key: str, for_update: bool = False) -> SurveyDraft | None:
+    """The draft for a key; writers lock its row (PostgreSQL) so a page saved at the moment
+    another phone submits cannot overwrite the "sent" mark."""
+    if not for_update:
+        return db.session.get(SurveyDraft, key)
+    return db.session.get(SurveyDraft, key, with_for_update=True, populate_existing=True)
 
 
 def answered(key: str) -> bool:
@@ -500,7 +504,7 @@ def save_step(key: str, survey: Survey, step: Step, form: Mapping[str, Sequence[
         return result
     for _attempt in range(2):
         begin_write()
-        draft = get_draft(key)
+        draft = get_draft(key, for_update=True)
         if draft is not None and draft.data.get("submitted_by"):
             db.session.rollback()
             result.errors = {"_form": "already_submitted"}
@@ -587,7 +591,7 @@ def submit(target: Target, key: str, form: Mapping[str, Sequence[str]], *, brows
     submit for a key someone else already used is "used". The unique token_key decides races.
     """
     begin_write()
-    draft = get_draft(key)
+    draft = get_draft(key, for_update=True)
     if draft is None:
         db.session.rollback()
         if answered(key):
