@@ -128,7 +128,8 @@ def resolve(token: str, now: float | None = None) -> Target:
             payload = verify(token, key, now)
             return _poster_target(payload) if kind == "p" else _dossier_target(payload)
     except TokenError as exc:
-        raise TokenProblem("expired" if exc.reason == "expired" else "tampered") from exc
+        reason = exc.reason if exc.reason in ("expired", "malformed") else "tampered"
+        raise TokenProblem(reason) from exc
     raise TokenProblem("malformed")
 
 
@@ -268,15 +269,22 @@ def browser_hash(browser_id: str) -> str:
 
 # --- the questionnaire and its pages ---------------------------------------------------------
 
-_DEFINITIONS: dict[int, Definition] = {}
+_DEFINITIONS: dict[tuple, Definition] = {}
 
 
 def definition(row: Questionnaire) -> Definition:
-    """The parsed definition of a stored questionnaire version (stored versions never change)."""
-    parsed = _DEFINITIONS.get(row.id)
-    if parsed is None or parsed.version != row.version:
+    """The parsed definition of a stored questionnaire version (stored versions never change).
+
+    Cached per process; the key includes the creation time so two databases served by one
+    process (tests, benchmarks) never share an entry for the same id.
+    """
+    key = (row.id, row.code, row.version, row.created_at)
+    parsed = _DEFINITIONS.get(key)
+    if parsed is None:
+        if len(_DEFINITIONS) > 64:
+            _DEFINITIONS.clear()
         parsed = load_definition(row.definition)
-        _DEFINITIONS[row.id] = parsed
+        _DEFINITIONS[key] = parsed
     return parsed
 
 
