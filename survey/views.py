@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 
+import click
 from flask import (
     Blueprint,
     current_app,
@@ -209,6 +210,14 @@ def step(token: str, number: int):
         return response
     target_number = max(1, number - 1) if nav == "back" else number + 1
     return redirect(url_for("survey.step", token=token, number=target_number), 303)
+
+
+@bp.cli.command("purge-drafts")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(min=1),
+              help="Delete drafts untouched for this many days.")
+def purge_drafts_command(days: int) -> None:
+    """Delete old survey drafts (run daily from cron: flask --app wsgi survey purge-drafts)."""
+    click.echo(f"deleted {service.purge_drafts(days)} survey drafts older than {days} days")
 
 
 @bp.get("/<token>/thanks")

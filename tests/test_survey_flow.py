@@ -429,3 +429,21 @@ def test_a_failure_while_storing_leaves_nothing_half_written_and_the_retry_count
     assert count(SurveyResponse) == 1
     assert db.session.scalar(select(func.sum(RollupCount.count)).where(
         RollupCount.item_code == "RESP")) == 1
+
+
+def test_old_drafts_are_purged_from_the_command_line(runner, client, token):
+    from datetime import timedelta
+
+    from core.models import utcnow
+
+    client.post(f"/s/{token}")
+    html = client.get(f"/s/{token}/1").get_data(as_text=True)
+    client.post(f"/s/{token}/1", data={**page_answers(html), "nav": "next"})
+    db.session.add(SurveyDraft(token_key="d:1:OLD", data={}, step=1,
+                               updated_at=utcnow() - timedelta(days=31)))
+    db.session.commit()
+    result = runner.invoke(args=["survey", "purge-drafts", "--days", "30"])
+    assert result.exit_code == 0 and "deleted 1 survey drafts" in result.output
+    db.session.rollback()
+    assert [d.token_key for d in db.session.scalars(select(SurveyDraft))] == [
+        service.resolve(token).token_key]

@@ -18,7 +18,7 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -661,6 +661,21 @@ def submit(target: Target, key: str, form: Mapping[str, Sequence[str]], *, brows
     draft.updated_at = now
     db.session.commit()
     return SubmitResult("stored", response_id=response.id)
+
+
+def purge_drafts(older_than_days: int) -> int:
+    """Delete drafts untouched for that many days (abandoned or long sent); returns how many.
+
+    A draft only carries answers in progress and the "sent" mark that shows a phone its thanks
+    again, so once every token that could use it has expired it is dead weight.
+    """
+    from sqlalchemy import delete
+
+    cutoff = utcnow() - timedelta(days=older_than_days)
+    begin_write()
+    result = db.session.execute(delete(SurveyDraft).where(SurveyDraft.updated_at < cutoff))
+    db.session.commit()
+    return result.rowcount or 0
 
 
 def expires_in_days(token: str) -> int | None:
