@@ -159,6 +159,14 @@ def test_the_survey_works_with_javascript_disabled(browser, live_aggregator):
     token = new_token(live_aggregator)
     context = browser.new_context(viewport=PHONE, locale="en-US", java_script_enabled=False)
     page = context.new_page()
+    page.goto(f"{live_aggregator.url}/s/{token}")
+    page.get_by_role("button", name=EN["start"]).click()
+    # The language buttons are plain form buttons: they work, and keep answers, without script.
+    page.locator("fieldset").nth(1).get_by_text("Neutral", exact=True).click()
+    page.get_by_role("button", name="Tiếng Việt").click()
+    assert page.locator("html").get_attribute("lang") == "vi"
+    assert page.locator("fieldset").nth(1).get_by_label("Bình thường", exact=True).is_checked()
+    page.get_by_role("button", name="English").click()
     run_survey(page, live_aggregator.url, token, EN, pick=2, axe=False)
     context.close()
     row = stored(live_aggregator, token_suffix(token))

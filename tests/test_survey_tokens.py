@@ -52,6 +52,23 @@ def test_a_kiosk_token_is_verified_with_that_kiosks_secret(app, kiosk, counter):
     assert target.kiosk_rating_uuid == rating
 
 
+def test_a_kiosk_whose_clock_is_behind_gets_a_day_of_grace(app, kiosk):
+    # The kiosk's clock was 20 hours slow: by the aggregator's clock its token expired already.
+    assert service.resolve(kiosk_token(kiosk, days=-20 / 24)).channel == "kiosk_qr"
+    with pytest.raises(service.TokenProblem) as problem:
+        service.resolve(kiosk_token(kiosk, days=-25 / 24))
+    assert problem.value.reason == "expired"
+
+
+def test_aggregator_tokens_expire_on_time(app, counter):
+    with app.test_request_context():
+        token = dossier_token(counter.unit_id, "HS-5", days=1)
+    assert service.resolve(token, now=time.time() + 86400 - 5).channel == "api"
+    with pytest.raises(service.TokenProblem) as problem:
+        service.resolve(token, now=time.time() + 86400 + 5)
+    assert problem.value.reason == "expired"
+
+
 def test_a_token_signed_with_another_secret_is_refused(app, kiosk):
     with pytest.raises(service.TokenProblem) as problem:
         service.resolve(kiosk_token(kiosk, secret="someone-elses-secret-0123456789abcdef"))
@@ -102,7 +119,7 @@ def _bad_tokens(app, kiosk, counter) -> dict[str, tuple[str, int]]:
                               "secret": "x" * 40})
     return {
         "tampered": (tamper(good), 403),
-        "expired": (kiosk_token(kiosk, days=-1), 410),
+        "expired": (kiosk_token(kiosk, days=-1.5), 410),
         "unknown kiosk": (kiosk_token(stranger), 404),
         "unknown unit": (no_unit, 404),
         "unknown counter": (no_counter, 404),
@@ -132,7 +149,7 @@ def test_bad_tokens_get_a_friendly_page_with_a_4xx_and_nothing_is_stored(app, cl
     ("en", "This survey link has expired", "QR poster at the counter"),
 ])
 def test_the_problem_page_speaks_the_citizens_language(client, kiosk, locale, title, todo):
-    response = client.get(f"/s/{kiosk_token(kiosk, days=-1)}",
+    response = client.get(f"/s/{kiosk_token(kiosk, days=-2)}",
                           headers={"Accept-Language": locale})
     html = response.get_data(as_text=True)
     assert response.status_code == 410
