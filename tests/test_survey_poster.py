@@ -114,3 +114,14 @@ def test_a_poster_page_without_a_started_survey_goes_back_to_the_intro(app, toke
     response = phone(app).get(f"/s/{token}/3")
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/s/{token}")
     assert stored() == []
+
+
+def test_answers_are_kept_when_the_rate_limit_store_is_down(app, token, caplog):
+    from core.ratelimit import RedisBackend
+
+    # A Redis nobody listens on: every hit fails to connect.
+    app.extensions["sipas_ratelimit"] = RedisBackend("redis://127.0.0.1:1/0")
+    assert complete_survey(phone(app), token).status_code == 200
+    (response,) = stored()
+    assert response.misuse is None
+    assert "rate-limit store unavailable" in caplog.text

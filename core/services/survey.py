@@ -14,6 +14,7 @@ random key.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 from collections.abc import Mapping, Sequence
@@ -47,6 +48,7 @@ from core.services import questionnaires, rollups
 from core.services.survey_tokens import DOSSIER_PURPOSE, POSTER_PURPOSE
 from core.tokens import TokenError, aggregator_key, peek, verify
 
+log = logging.getLogger(__name__)
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 # HTTP status for each token problem: the page says what happened and what to do.
@@ -256,8 +258,8 @@ def _dossier_target(payload: dict[str, Any]) -> Target:
 
 def new_poster_key(target: Target, ip: str) -> str:
     """A fresh response key for one citizen's poster survey (raises TooManyStarts)."""
-    count, seconds = current_app.config.get("SURVEY_POSTER_START_LIMIT", DEFAULT_POSTER_START_LIMIT)
-    if not ratelimit.hit("survey-poster-start", ip, ratelimit.Limit(count, seconds)):
+    limit = current_app.config.get("SURVEY_POSTER_START_LIMIT", DEFAULT_POSTER_START_LIMIT)
+    if not _within("survey-poster-start", ip, limit):
         raise TooManyStarts
     return f"p:{target.counter_id}:{secrets.token_hex(16)}"
 
@@ -561,15 +563,23 @@ def local_day(moment: datetime) -> date:
     return moment.astimezone(LOCAL_TZ).date()
 
 
+def _within(name: str, key: str, limit: tuple[int, int]) -> bool:
+    """One hit on a shared limit. If the limit store (Redis) is down the citizen is not
+    punished for it: the event is allowed and the outage logged, rather than losing answers."""
+    try:
+        return ratelimit.hit(name, key, ratelimit.Limit(*limit))
+    except Exception:  # redis.RedisError, OSError: any failure of the store
+        log.warning("rate-limit store unavailable for %s; allowing", name, exc_info=True)
+        return True
+
+
 def poster_misuse(ip: str, browser_id: str) -> str | None:
     """Count this poster submission against the per-IP and per-browser limits."""
     config = current_app.config
-    ip_count, ip_seconds = config.get("SURVEY_POSTER_IP_LIMIT", DEFAULT_POSTER_IP_LIMIT)
-    br_count, br_seconds = config.get("SURVEY_POSTER_BROWSER_LIMIT", DEFAULT_POSTER_BROWSER_LIMIT)
-    ip_ok = ratelimit.hit("survey-poster-ip", ip, ratelimit.Limit(ip_count, ip_seconds))
-    browser_ok = ratelimit.hit(
-        "survey-poster-browser", browser_hash(browser_id), ratelimit.Limit(br_count, br_seconds)
-    )
+    ip_ok = _within("survey-poster-ip", ip,
+                    config.get("SURVEY_POSTER_IP_LIMIT", DEFAULT_POSTER_IP_LIMIT))
+    browser_ok = _within("survey-poster-browser", browser_hash(browser_id),
+                         config.get("SURVEY_POSTER_BROWSER_LIMIT", DEFAULT_POSTER_BROWSER_LIMIT))
     return None if ip_ok and browser_ok else "rate_limited"
 
 
