@@ -173,6 +173,29 @@ def test_the_survey_works_with_javascript_disabled(browser, live_aggregator):
     assert row is not None and row.priorities == ["officer_attitude", "simpler_procedures"]
 
 
+def test_keyboard_focus_is_visible_on_every_kind_of_control(browser, live_aggregator):
+    token = new_token(live_aggregator)
+    context = browser.new_context(viewport=PHONE, locale="vi-VN")
+    page = context.new_page()
+    page.goto(f"{live_aggregator.url}/s/{token}")
+    page.get_by_role("button", name=VI["start"]).click()
+    seen: dict[str, str] = {}
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        kind, outline = page.evaluate(
+            "() => { const e = document.activeElement; const s = getComputedStyle(e);"
+            " return [e.tagName + ':' + (e.type || ''), s.outlineStyle + ' ' + s.outlineWidth]; }")
+        if kind != "BODY:":  # past the last control focus returns to the document
+            seen.setdefault(kind, outline)
+    assert {"A:", "BUTTON:submit", "INPUT:radio"} <= set(seen), seen
+    assert all(outline.startswith("solid 3px") for outline in seen.values()), seen
+    # Arrow keys move within one item's answers, and the answer follows the focus.
+    page.locator("#r-TC1-first").focus()
+    page.keyboard.press("ArrowDown")
+    assert page.locator("fieldset").nth(0).get_by_label("Hài lòng", exact=True).is_checked()
+    context.close()
+
+
 def test_problem_and_error_pages_are_accessible(browser, live_aggregator):
     token = new_token(live_aggregator)
     context = browser.new_context(viewport=PHONE, locale="vi-VN")
