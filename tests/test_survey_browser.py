@@ -3,38 +3,21 @@ JavaScript disabled; axe-core checks every page for serious or critical accessib
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 
 import pytest
 from sqlalchemy import select
 
-from core import create_app
 from core.extensions import db
 from core.models import Counter, SurveyResponse
 from core.services.survey_tokens import dossier_token
 from tests.support.a11y import axe_violations
-from tests.support.survey import kiosk_token, make_kiosk
+from tests.support.survey import kiosk_token, live_db, make_kiosk
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
 _numbers = itertools.count(1)
-
-
-@contextlib.contextmanager
-def live_db(server):
-    """An app context on the live server's database (to make tokens and read results)."""
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": server.env["SIPAS_DATABASE_URL"],
-        "INSTANCE_PATH": server.env["SIPAS_INSTANCE_PATH"],
-        "SECRET_KEY": server.env["SIPAS_SECRET_KEY"],
-        "ROLE": "aggregator",
-    }, env={})
-    with app.app_context(), app.test_request_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def new_token(server, kind: str = "dossier") -> str:

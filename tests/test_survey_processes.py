@@ -15,8 +15,7 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import Counter, RollupCount, SurveyResponse
-from tests.support.survey import kiosk_token, make_kiosk
-from tests.test_survey_browser import live_db
+from tests.support.survey import kiosk_token, live_db, make_kiosk
 
 pytestmark = pytest.mark.processes
 

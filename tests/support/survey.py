@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
-import secrets
 import time
 import uuid
 
+from core import create_app
 from core.extensions import db
 from core.models import Counter, Kiosk
 from core.tokens import sign
@@ -84,5 +85,16 @@ def complete_survey(client, token: str, pick: int = 0, comment: str = "Cảm ơn
     raise AssertionError("the survey did not end")
 
 
-def random_ip() -> str:
-    return "10." + ".".join(str(secrets.randbelow(250) + 1) for _ in range(3))
+@contextlib.contextmanager
+def live_db(server):
+    """An app context on the live server's database (to make tokens and read results)."""
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": server.env["SIPAS_DATABASE_URL"],
+        "INSTANCE_PATH": server.env["SIPAS_INSTANCE_PATH"],
+        "SECRET_KEY": server.env["SIPAS_SECRET_KEY"],
+        "ROLE": "aggregator",
+    }, env={})
+    with app.app_context(), app.test_request_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
