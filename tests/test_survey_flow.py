@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter as Tally
 
 import pytest
@@ -212,7 +213,10 @@ def test_more_than_three_priorities_is_refused(client, token):
     before = service.get_draft(service.resolve(token).token_key).data
     page = client.post(f"/s/{token}/6", data=form, headers={"Accept-Language": "vi"})
     assert page.status_code == 422
-    assert "Vui lòng chọn tối đa 3." in page.get_data(as_text=True)
+    shown = page.get_data(as_text=True)
+    assert "Vui lòng chọn tối đa 3." in shown
+    assert shown.count('type="checkbox" name="q-priorities"') == 7
+    assert len(re.findall(r'name="q-priorities" value="[a-z_]+" checked', shown)) == 4
     db.session.expire_all()
     assert service.get_draft(service.resolve(token).token_key).data == before
 
@@ -234,6 +238,7 @@ def test_an_over_long_comment_is_refused_and_nothing_is_stored(client, token):
                        headers={"Accept-Language": "en"})
     assert page.status_code == 422
     assert "at most 1,000 characters" in page.get_data(as_text=True)
+    assert "x" * 1001 in page.get_data(as_text=True)  # kept on screen, to be shortened
     assert count(SurveyResponse) == 0 and count(RollupCount) == 0
     # Exactly 1,000 characters (line breaks counted once, as the browser counts them) is fine.
     text = ("y" * 498 + "\r\n") * 2
@@ -362,7 +367,6 @@ def test_every_page_weighs_under_60_kb_compressed_and_has_no_inline_script_or_st
     client, token
 ):
     import gzip
-    import re
 
     pages = survey_pages(client, token)
     assert len(pages) == 10

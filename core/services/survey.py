@@ -373,6 +373,9 @@ def parse_step(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The answers on one page and field errors (codes), without touching the database.
 
+    With a "too many" or "too long" error the values still hold what was sent, so the page can
+    show it again for correction; callers never store values that came with such an error.
+
     ``form`` maps field names to all their submitted values. Fields of other pages, unknown item
     codes, levels outside 0..5, unknown options, too many choices and over-long text are errors
     whatever ``require`` says; missing answers are errors only when ``require`` (moving forward).
@@ -412,6 +415,7 @@ def parse_step(
                 errors[name] = "invalid_option"
             elif question.max_length is not None and len(text) > question.max_length:
                 errors[name] = "too_long"
+                values["text"][question.code] = text  # shown again to shorten, never saved
             elif not text and require and not question.optional:
                 errors[name] = "required"
             else:
@@ -425,6 +429,7 @@ def parse_step(
             errors[name] = "invalid_option"
         elif question.kind == "multi" and question.max is not None and len(raw) > question.max:
             errors[name] = "too_many"
+            values["multi"][question.code] = raw  # shown again to untick one, never saved
         elif not raw:
             if require and not question.optional:
                 errors[name] = "required"
