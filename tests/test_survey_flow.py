@@ -51,6 +51,7 @@ def test_intro_names_the_unit_and_counter_and_says_it_is_anonymous(client, token
     assert page.status_code == 200
     assert counter.name in html and counter.unit.name in html
     assert "ẩn danh" in html
+    assert "Đường dẫn còn hiệu lực thêm 7 ngày." in html
     assert "Bắt đầu" in html
     assert count(SurveyDraft) == 0  # looking at a survey stores nothing
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import secrets
 import time
 from collections.abc import Mapping, Sequence
@@ -706,4 +707,4 @@ def expires_in_days(token: str) -> int | None:
         return None
     if not isinstance(exp, int | float):
         return None
-    return max(0, int((exp - time.time()) // 86400))
+    return max(0, math.ceil((exp - time.time()) / 86400))
