@@ -56,11 +56,19 @@ def end_session() -> None:
     g.pop("user", None)
 
 
+# Pages a user who must change their password may still reach.
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"admin_account.password", "admin.logout"})
+
+
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any):
-        if current_user() is None:
+        user = current_user()
+        if user is None:
             return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+        if user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+            # A reset or newly created account first replaces its temporary password.
+            return redirect(url_for("admin_account.password"))
         return view(*args, **kwargs)
 
     return wrapped
