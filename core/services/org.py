@@ -293,8 +293,8 @@ class CounterSettings:
             value = getattr(self, name)
             if not low <= value <= high:
                 raise OrgError(
-                    _("%(name)s must be between %(min)s and %(max)s seconds.",
-                      name=name, min=low, max=high)
+                    _("Each time must be between %(min)s and %(max)s seconds.",
+                      min=low, max=high)
                 )
         return self
 
