@@ -21,6 +21,7 @@ from wtforms import (
     StringField,
     SubmitField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     EqualTo,
@@ -62,6 +63,11 @@ class Form(FlaskForm):
     class Meta:
         def get_translations(self, form):
             return _Translations()
+
+
+def options(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms select options."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def _length(maximum: int, minimum: int = 0) -> Length:
@@ -119,7 +125,7 @@ class UserForm(Form):
     username = StringField(_l("Username"), validators=[DataRequired(), _length(80), CODE])
     full_name = StringField(_l("Full name"), validators=[Optional(), _length(200)])
     email = StringField(_l("Email"), validators=[Optional(), _length(200), EMAIL])
-    role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
+    role = SelectField(_l("Role"), choices=options((r, ROLE_LABELS[r]) for r in ROLES))
     unit_id = SelectField(_l("Unit"), coerce=int, validate_choice=True)
     password = PasswordField(
         _l("Temporary password"),
@@ -132,7 +138,7 @@ class UserForm(Form):
 class EditUserForm(Form):
     full_name = StringField(_l("Full name"), validators=[Optional(), _length(200)])
     email = StringField(_l("Email"), validators=[Optional(), _length(200), EMAIL])
-    role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
+    role = SelectField(_l("Role"), choices=options((r, ROLE_LABELS[r]) for r in ROLES))
     unit_id = SelectField(_l("Unit"), coerce=int, validate_choice=True)
     submit = SubmitField(_l("Save"))
 
@@ -149,7 +155,7 @@ class ResetPasswordForm(Form):
 class UnitForm(Form):
     code = StringField(_l("Code"), validators=[DataRequired(), _length(40), CODE])
     name = StringField(_l("Name"), validators=[DataRequired(), _length(200)])
-    level = SelectField(_l("Level"), choices=[(lv, LEVEL_LABELS[lv]) for lv in UNIT_LEVELS])
+    level = SelectField(_l("Level"), choices=options((lv, LEVEL_LABELS[lv]) for lv in UNIT_LEVELS))
     submit = SubmitField(_l("Save"))
 
 
@@ -183,7 +189,7 @@ class CounterForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), _length(200)])
     active = BooleanField(_l("In use"), default=True)
     scale = SelectField(_l("Rating scale"), coerce=int,
-                        choices=[(s, _l("%(n)d levels", n=s)) for s in SCALES])
+                        choices=options((s, _l("%(n)d levels", n=s)) for s in SCALES))
     min_interval_s = _seconds(_l("Minimum seconds between two ratings"), "min_interval_s",
                               _l("Taps closer together are kept but flagged as too fast."))
     require_transaction = BooleanField(
@@ -228,7 +234,8 @@ class ProcedureForm(Form):
 
 class ImportForm(Form):
     kind = SelectField(_l("What the file contains"),
-                       choices=[("procedures", _l("Procedures")), ("fields", _l("Fields"))])
+                       choices=options([("procedures", _l("Procedures")),
+                                        ("fields", _l("Fields"))]))
     file = FileField(_l("CSV file (UTF-8)"), validators=[FileRequired(_l("Choose a file."))])
     submit = SubmitField(_l("Check and import"))
 
