@@ -223,7 +223,8 @@ def import_csv(actor: User, kind: str, data: bytes, filename: str = "") -> Impor
     except CatalogError as exc:
         report.errors = [(0, str(exc))]
         return report
-    fields = dict(db.session.execute(select(ProcedureField.code, ProcedureField.id)).tuples().all())
+    fields = {code: id_ for code, id_ in db.session.execute(
+        select(ProcedureField.code, ProcedureField.id))}
     seen: dict[str, int] = {}
     valid: list[dict[str, object]] = []
     for line, values in rows:
