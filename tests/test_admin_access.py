@@ -15,7 +15,7 @@ from core.models import AuditEntry, Counter, Officer, Unit, User
 from core.services import org as org_service
 from core.services.users import create_account
 from tests.conftest import csrf_token
-from tests.support.admin import Org, build_org, fast_hashing, sign_in  # noqa: F401
+from tests.support.admin import Org, build_org, sign_in, use_cheap_hashing
 
 ALL = ("admin", "manager", "viewer")
 MANAGERS = ("admin", "manager")
@@ -74,7 +74,8 @@ POSTS = [
 
 
 @pytest.fixture
-def org(app, fast_hashing):
+def org(app, monkeypatch):
+    use_cheap_hashing(monkeypatch)
     return build_org()
 
 

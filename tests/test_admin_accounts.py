@@ -12,11 +12,12 @@ from core.config import load
 from core.extensions import db
 from core.models import AuditEntry, User, utcnow
 from core.passwords import verify_password
-from tests.support.admin import PASSWORD, build_org, fast_hashing, login, sign_in  # noqa: F401
+from tests.support.admin import PASSWORD, build_org, login, sign_in, use_cheap_hashing
 
 
 @pytest.fixture
-def org(app, fast_hashing):
+def org(app, monkeypatch):
+    use_cheap_hashing(monkeypatch)
     return build_org()
 
 

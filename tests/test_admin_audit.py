@@ -11,11 +11,12 @@ from sqlalchemy import select
 from core.extensions import db
 from core.models import AuditEntry
 from core.services import audit
-from tests.support.admin import build_org, fast_hashing, sign_in  # noqa: F401
+from tests.support.admin import build_org, sign_in, use_cheap_hashing
 
 
 @pytest.fixture
-def org(app, fast_hashing):
+def org(app, monkeypatch):
+    use_cheap_hashing(monkeypatch)
     return build_org()
 
 

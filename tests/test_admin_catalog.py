@@ -1,4 +1,4 @@
-"""The procedure catalogue and its CSV import: every row checked, nothing imported from a bad file."""
+"""The procedure catalogue and its CSV import: every row checked, nothing saved from a bad file."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import AuditEntry, Procedure, ProcedureField
-from tests.support.admin import build_org, fast_hashing, sign_in  # noqa: F401
+from tests.support.admin import build_org, sign_in, use_cheap_hashing
 
 
 @pytest.fixture
-def org(app, fast_hashing):
+def org(app, monkeypatch):
+    use_cheap_hashing(monkeypatch)
     return build_org()
 
 

@@ -1,4 +1,4 @@
-"""Managing the organisation: units as a tree, opening hours, counters with kiosk settings, officers."""
+"""Managing the organisation: unit tree, opening hours, counters with kiosk settings, officers."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from sqlalchemy import select
 from core.extensions import db
 from core.models import AuditEntry, Counter, Officer, RollupCount, Unit
 from core.passwords import verify_pin
-from tests.support.admin import build_org, fast_hashing, sign_in  # noqa: F401
+from tests.support.admin import build_org, sign_in, use_cheap_hashing
 
 
 @pytest.fixture
-def org(app, fast_hashing):
+def org(app, monkeypatch):
+    use_cheap_hashing(monkeypatch)
     return build_org()
 
 

@@ -13,11 +13,12 @@ from core.services.posters import qr_png, qr_svg
 from core.services.survey_tokens import POSTER_PURPOSE
 from core.tokens import aggregator_key, verify
 from tests.conftest import SECRET
-from tests.support.admin import build_org, fast_hashing, sign_in  # noqa: F401
+from tests.support.admin import build_org, sign_in, use_cheap_hashing
 
 
 @pytest.fixture
-def org(app, fast_hashing):
+def org(app, monkeypatch):
+    use_cheap_hashing(monkeypatch)
     return build_org()
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import Forbidden
 
 from core.extensions import db
@@ -68,7 +69,8 @@ def list_fields(after: str | None = None, limit: int = PAGE_SIZE) -> Page[Proced
 
 
 def list_procedures(after: str | None = None, limit: int = PAGE_SIZE) -> Page[Procedure]:
-    return keyset(select(Procedure), Procedure.code, after, limit=limit)
+    query = select(Procedure).options(joinedload(Procedure.field))
+    return keyset(query, Procedure.code, after, limit=limit)
 
 
 def field_choices() -> list[tuple[int, str]]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import Forbidden, NotFound
 
 from core.extensions import db
@@ -146,7 +147,8 @@ def _manageable_user(actor: User, user_id: int) -> User:
 def list_users(actor: User, after: str | None = None, limit: int = PAGE_SIZE) -> Page[User]:
     if actor.role == "viewer":
         raise Forbidden()
-    return keyset(visible_users(actor), User.username, after, limit=limit)
+    query = visible_users(actor).options(joinedload(User.unit))
+    return keyset(query, User.username, after, limit=limit)
 
 
 def _unit_for(actor: User, role: str, unit_id: int | None) -> Unit | None:

@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 from functools import cache
 
-import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
@@ -32,8 +31,8 @@ PASSWORD = "correct-horse-battery-1"
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
-@pytest.fixture
-def fast_hashing(monkeypatch):
+def use_cheap_hashing(monkeypatch) -> None:
+    """Swap in CHEAP_HASHER for passwords, PINs and the sign-in timing dummy (one test)."""
     import admin.services
     import core.passwords
 
