@@ -33,7 +33,7 @@ from wtforms.validators import (
 )
 
 from core.models import ROLES, SCALES, UNIT_LEVELS
-from core.services.org import SETTING_BOUNDS, WEEKDAYS
+from core.services.org import SETTING_BOUNDS, WEEKDAYS, CounterSettings
 from core.services.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 WTFORMS_MESSAGES = (
@@ -178,17 +178,20 @@ for _day in WEEKDAYS:
     setattr(HoursForm, _day, StringField(DAY_LABELS[_day], validators=[Optional(), _length(100)]))
 
 
+DEFAULTS = CounterSettings()
+
+
 def _seconds(label, name: str, description) -> IntegerField:
     low, high = SETTING_BOUNDS[name]
     return IntegerField(label, validators=[InputRequired(), NumberRange(min=low, max=high)],
-                        description=description)
+                        description=description, default=getattr(DEFAULTS, name))
 
 
 class CounterForm(Form):
     code = StringField(_l("Code"), validators=[DataRequired(), _length(40), CODE])
     name = StringField(_l("Name"), validators=[DataRequired(), _length(200)])
     active = BooleanField(_l("In use"), default=True)
-    scale = SelectField(_l("Rating scale"), coerce=int,
+    scale = SelectField(_l("Rating scale"), coerce=int, default=DEFAULTS.scale,
                         choices=options((s, _l("%(n)d levels", n=s)) for s in SCALES))
     min_interval_s = _seconds(_l("Minimum seconds between two ratings"), "min_interval_s",
                               _l("Taps closer together are kept but flagged as too fast."))
