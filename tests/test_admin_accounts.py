@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import time
 from datetime import timedelta
 
@@ -324,3 +326,25 @@ def test_a_manager_sees_only_the_accounts_of_their_subtree(client, org):
     html = client.get("/admin/users/").get_data(as_text=True)
     assert "xem-h1" in html and "binh" in html
     assert ">lan<" not in html and ">root<" not in html and ">xem<" not in html
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs TEST_REDIS_URL (Redis)")
+def test_aggregator_instances_share_the_address_limit_through_redis(app_factory, org):
+    import redis
+
+    url = os.environ["TEST_REDIS_URL"]
+    address = f"198.51.100.{secrets.randbelow(250) + 1}"
+    key = f"rl:login-ip:{address}"
+    redis.Redis.from_url(url).delete(key)
+    first, second = (app_factory(REDIS_URL=url, LOGIN_IP_FAILURES=3) for _ in range(2))
+    environ = {"REMOTE_ADDR": address}
+    try:
+        statuses = []
+        for app, name in ((first, "lan"), (second, "xem"), (first, "binh"), (second, "root")):
+            with app.app_context():
+                response = login(app.test_client(), name, "wrong-password-1",
+                                 environ_base=environ)
+                statuses.append(response.status_code)
+        assert statuses == [401, 401, 401, 429]
+    finally:
+        redis.Redis.from_url(url).delete(key)
