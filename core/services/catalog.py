@@ -17,7 +17,6 @@ import io
 import re
 from dataclasses import dataclass, field
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import Forbidden
@@ -25,6 +24,7 @@ from werkzeug.exceptions import Forbidden
 from core.extensions import db
 from core.models import Procedure, ProcedureField, User
 from core.services import audit
+from core.services.messages import _
 from core.services.pagination import PAGE_SIZE, Page, keyset
 from core.services.unit_of_work import write_unit
 

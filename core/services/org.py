@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import String, func, literal, select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import Forbidden
@@ -20,6 +19,7 @@ from core.extensions import db
 from core.models import SCALES, UNIT_LEVELS, Counter, Officer, Unit, User
 from core.passwords import hash_pin
 from core.services import audit, scope
+from core.services.messages import _
 from core.services.pagination import PAGE_SIZE, Page, keyset
 from core.services.unit_of_work import write_unit
 

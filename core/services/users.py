@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import Forbidden, NotFound
@@ -22,6 +21,7 @@ from core.extensions import db
 from core.models import ROLES, Unit, User, utcnow
 from core.passwords import hash_password, verify_password
 from core.services import audit, scope
+from core.services.messages import _
 from core.services.pagination import PAGE_SIZE, Page, keyset
 from core.services.unit_of_work import write_unit
 
