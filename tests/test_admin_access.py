@@ -243,3 +243,40 @@ def test_a_form_with_its_token_is_accepted(csrf_client, org):
         response = client.post(f"/admin/units/{org.commune.id}/hours",
                                data={"csrf_token": csrf_token(page), "mon": "07:00-11:00"})
         assert response.status_code == 302
+
+
+# --- navigation ----------------------------------------------------------------------------------
+
+
+def nav_labels(html: str) -> list[str]:
+    import re
+
+    nav = html.split('<nav class="admin-nav"', 1)[1].split("</nav>", 1)[0]
+    return re.findall(r"<a [^>]*>([^<]+)</a>", nav)
+
+
+@pytest.mark.parametrize(("role", "expected"), [
+    ("admin", ["Trang đầu", "Đơn vị", "Thủ tục", "Bảng hỏi", "Người dùng", "Nhật ký kiểm tra",
+               "Tài khoản của tôi"]),
+    ("manager", ["Trang đầu", "Đơn vị", "Bảng hỏi", "Người dùng", "Tài khoản của tôi"]),
+    ("viewer", ["Trang đầu", "Đơn vị", "Bảng hỏi", "Tài khoản của tôi"]),
+])
+def test_the_navigation_offers_each_role_its_pages(client, org, role, expected):
+    sign_in(client, user_of(org, role))
+    html = client.get("/admin/units/").get_data(as_text=True)
+    assert nav_labels(html) == expected
+    assert 'href="/admin/units/" aria-current="page"' in html
+
+
+def test_pages_of_other_areas_join_the_navigation_when_they_exist(app_factory, org):
+    app = app_factory()
+    app.add_url_rule("/admin/kiosks/", "kiosk_fleet_for_test", lambda: "fleet")
+    app.add_url_rule("/admin/dashboard/", "dashboard_for_test", lambda: "dashboard")
+    client = app.test_client()
+    with app.app_context():
+        sign_in(client, db.session.get(User, org.manager.id))
+        labels = nav_labels(client.get("/admin/").get_data(as_text=True))
+        sign_in(client, db.session.get(User, org.viewer.id))
+        viewer_labels = nav_labels(client.get("/admin/").get_data(as_text=True))
+    assert labels[:4] == ["Trang đầu", "Bảng tổng hợp", "Đơn vị", "Kiosk"]
+    assert "Kiosk" not in viewer_labels and "Bảng tổng hợp" in viewer_labels
