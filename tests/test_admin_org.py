@@ -10,6 +10,7 @@ from sqlalchemy import select
 from core.extensions import db
 from core.models import AuditEntry, Counter, Officer, RollupCount, Unit
 from core.passwords import verify_pin
+from core.services import org as org_service
 from tests.support.admin import build_org, sign_in, use_cheap_hashing
 
 
@@ -277,3 +278,38 @@ def test_a_viewer_sees_a_unit_without_the_forms_that_change_it(client, org):
     html = client.get(f"/admin/units/{org.centre.id}").get_data(as_text=True)
     assert "Quầy 01 – Tư pháp" in html
     assert "/move" not in html and "/deactivate" not in html and "counters/new" not in html
+
+
+def test_a_duplicate_that_races_past_the_check_is_a_409_and_leaves_nothing(
+    admin_client, org, monkeypatch
+):
+    """Two managers adding the same counter at once: the unique key keeps one, no 500."""
+    monkeypatch.setattr(org_service, "_unique_counter_code", lambda *args, **kwargs: None)
+    response = admin_client.post(f"/admin/units/{org.centre.id}/counters/new",
+                                 data=COUNTER | {"code": "Q01"})
+    assert response.status_code == 409
+    assert "Thao tác này đã được thực hiện trước đó" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert len(db.session.scalars(select(Counter).where(
+        Counter.unit_id == org.centre.id, Counter.code == "Q01")).all()) == 1
+    assert audit("counter.create") == []
+
+
+def test_a_form_sent_twice_creates_one_row(admin_client, org):
+    """A double click or a browser resend must not make two counters or two officers."""
+    first = admin_client.post(f"/admin/units/{org.centre.id}/counters/new", data=COUNTER)
+    again = admin_client.post(f"/admin/units/{org.centre.id}/counters/new", data=COUNTER)
+    assert (first.status_code, again.status_code) == (302, 422)
+    officer = {"code": "CB300", "full_name": "Lý Thị Hoa", "counter_id": "0", "pin": "2468"}
+    statuses = [admin_client.post(f"/admin/units/{org.centre.id}/officers/new",
+                                  data=officer).status_code for _ in range(2)]
+    assert statuses == [302, 422]
+    db.session.expire_all()
+    assert len(db.session.scalars(select(Counter).where(Counter.code == "Q09")).all()) == 1
+    assert len(db.session.scalars(select(Officer).where(Officer.code == "CB300")).all()) == 1
+    assert [len(audit("counter.create")), len(audit("officer.create"))] == [1, 1]
+    # Moving twice to the same parent changes (and audits) once.
+    for _ in range(2):
+        assert admin_client.post(f"/admin/units/{org.district.id}/move",
+                                 data={"parent_id": org.centre.id}).status_code == 302
+    assert len(audit("unit.move")) == 1

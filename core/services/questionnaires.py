@@ -64,7 +64,8 @@ def set_policy(actor, enabled: bool, code: str = "sipas-service") -> Questionnai
     The current version is never edited: responses keep the version they answered, so figures
     before and after the change stay comparable and attributable. Audited; admins only.
     """
-    from werkzeug.exceptions import Forbidden
+    from sqlalchemy.exc import IntegrityError
+    from werkzeug.exceptions import Conflict, Forbidden
 
     from core.database import begin_write
     from core.services import audit
@@ -102,6 +103,10 @@ def set_policy(actor, enabled: bool, code: str = "sipas-service") -> Questionnai
         )
         db.session.commit()
         return row
+    except IntegrityError:
+        # Another administrator switched it at the same moment; their version stands.
+        db.session.rollback()
+        raise Conflict() from None
     except BaseException:
         db.session.rollback()
         raise
