@@ -313,3 +313,13 @@ def test_a_form_sent_twice_creates_one_row(admin_client, org):
         assert admin_client.post(f"/admin/units/{org.district.id}/move",
                                  data={"parent_id": org.centre.id}).status_code == 302
     assert len(audit("unit.move")) == 1
+
+
+def test_validation_answers_in_the_readers_language(admin_client, org):
+    response = admin_client.post(f"/admin/units/{org.centre.id}/counters/new",
+                                 data=COUNTER | {"idle_timeout_s": "1", "name": ""},
+                                 headers={"Accept-Language": "en"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Number must be between 5 and 600." in html
+    assert "This field is required." in html and "Trường này" not in html
