@@ -74,6 +74,7 @@ def test_search_by_action_prefix_user_and_unit(admin_client, org):
     by_unit = admin_client.get(f"/admin/audit/?unit_id={org.district.id}")
     assert sorted(shown_ids(by_unit.get_data(as_text=True))) == [
         "login.failed", "loginx", "unit.move"]
+    assert "<td>Huyện Bình Sơn</td>" in by_unit.get_data(as_text=True)
 
 
 def test_dates_are_local_days_both_ends_included(admin_client, org):

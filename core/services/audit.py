@@ -16,7 +16,7 @@ from flask import has_request_context, request
 from sqlalchemy import select
 
 from core.extensions import db
-from core.models import AuditEntry, User
+from core.models import AuditEntry, Unit, User
 from core.services.pagination import PAGE_SIZE, Page, keyset
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -119,8 +119,12 @@ def _local_midnight(day: date) -> datetime:
 
 
 def search(filters: AuditQuery, after: int | None = None, limit: int = PAGE_SIZE) -> Page:
-    """Newest first, keyset-paginated by id. Callers check the user is a system administrator."""
-    query = select(AuditEntry)
+    """(entry, unit name) rows, newest first, keyset-paginated by id.
+
+    Callers check that the user is a system administrator.
+    """
+    # The unit's name comes along (outer join: many entries have no unit).
+    query = select(AuditEntry, Unit.name).outerjoin(Unit, Unit.id == AuditEntry.unit_id)
     if filters.action:
         action = filters.action.strip()
         # "user" finds user.create, user.update ...; "user.create" finds exactly that.
@@ -136,4 +140,5 @@ def search(filters: AuditQuery, after: int | None = None, limit: int = PAGE_SIZE
         query = query.where(AuditEntry.at >= _local_midnight(filters.date_from))
     if filters.date_to is not None:
         query = query.where(AuditEntry.at < _local_midnight(filters.date_to + timedelta(days=1)))
-    return keyset(query, AuditEntry.id, after, limit=limit, descending=True)
+    return keyset(query, AuditEntry.id, after, limit=limit, descending=True, scalars=False,
+                  key=lambda row: row[0].id)
