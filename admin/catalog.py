@@ -69,10 +69,12 @@ def procedure(procedure_id: int | None = None):
         if row is None:
             raise NotFound()
     form = _procedure_form(row)
+    if row is not None:
+        del form.code  # ratings refer to procedures by code: an existing code never changes
     if form.validate_on_submit():
         try:
             catalog.save_procedure(
-                actor(), form.code.data or "", form.name.data or "",
+                actor(), row.code if row else form.code.data or "", form.name.data or "",
                 None if form.field_id.data == NO_FIELD else form.field_id.data,
                 bool(form.active.data),
             )

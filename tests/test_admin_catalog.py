@@ -136,9 +136,10 @@ def test_one_procedure_is_added_and_changed_through_its_form(admin_client, org):
     assert response.status_code == 302
     row = db.session.scalar(select(Procedure).where(Procedure.code == "HT-050"))
     response = admin_client.post(f"/admin/catalog/procedures/{row.id}", data={
-        "code": "HT-050", "name": "Đăng ký giám hộ", "field_id": 0})
+        "code": "HT-999", "name": "Đăng ký giám hộ", "field_id": 0})  # the code stays
     assert response.status_code == 302
     assert procedures()["HT-050"] == ("Đăng ký giám hộ", None, False)
+    assert "HT-999" not in procedures()
     entries = list(db.session.scalars(select(AuditEntry).where(
         AuditEntry.action == "catalog.procedure").order_by(AuditEntry.id)))
     assert entries[-1].details["changes"] == {"field_id": [field_id, None],
