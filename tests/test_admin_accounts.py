@@ -348,3 +348,17 @@ def test_aggregator_instances_share_the_address_limit_through_redis(app_factory,
         assert statuses == [401, 401, 401, 429]
     finally:
         redis.Redis.from_url(url).delete(key)
+
+
+def test_a_hash_made_with_weaker_settings_is_upgraded_at_sign_in(client, org, monkeypatch):
+    from argon2 import PasswordHasher
+
+    import core.passwords
+
+    # The deployment raised the argon2 cost; the stored hash still has the old, lower one.
+    monkeypatch.setattr(core.passwords, "_hasher",
+                        PasswordHasher(time_cost=2, memory_cost=16, parallelism=1))
+    assert login(client, "lan").status_code == 302
+    stored = fresh(org.manager).password_hash
+    assert "m=16,t=2,p=1" in stored and verify_password(stored, PASSWORD)
+    assert client.get("/admin/").status_code == 200  # the session follows the new hash
