@@ -13,11 +13,15 @@ from werkzeug.exceptions import Forbidden
 from core.extensions import db
 from core.models import User
 
+_MISSING = object()
+
 
 def current_user() -> User | None:
     """The signed-in, active user, or None (an idle or disabled session counts as signed out)."""
-    if "user" in g:
-        return g.user
+    # Cached per request (not per app context: tests and CLI reuse one app context).
+    cached = getattr(request, "_sipas_user", _MISSING)
+    if cached is not _MISSING:
+        return cached
     user = None
     uid = session.get("uid")
     last = session.get("seen", 0)
@@ -35,6 +39,7 @@ def current_user() -> User | None:
     if user is None and uid is not None:
         session.clear()
     g.user = user
+    request._sipas_user = user  # type: ignore[attr-defined]
     return user
 
 
@@ -49,18 +54,28 @@ def start_session(user: User) -> None:
     session["seen"] = int(time.time())
     session.permanent = False
     g.user = user
+    request._sipas_user = user  # type: ignore[attr-defined]
 
 
 def end_session() -> None:
     session.clear()
     g.pop("user", None)
+    request._sipas_user = None  # type: ignore[attr-defined]
+
+
+# Pages a user who must change their password may still reach.
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"admin_account.password", "admin.logout"})
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any):
-        if current_user() is None:
+        user = current_user()
+        if user is None:
             return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+        if user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+            # A reset or newly created account first replaces its temporary password.
+            return redirect(url_for("admin_account.password"))
         return view(*args, **kwargs)
 
     return wrapped

@@ -19,13 +19,23 @@ def login():
     """The sign-in page; a wrong username and a wrong password get the same answer."""
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.authenticate(form.username.data or "", form.password.data or "")
-        if user is not None:
-            start_session(user)
-            return redirect(safe_next(request.args.get("next")) if request.args.get("next")
-                            else url_for("admin.home"))
+        result = services.authenticate(form.username.data or "", form.password.data or "")
+        if result.user is not None:
+            start_session(result.user)
+            if result.user.must_change_password:
+                return redirect(url_for("admin_account.password"))
+            target = request.args.get("next")
+            return redirect(safe_next(target) if target else url_for("admin.home"))
+        if result.locked:
+            minutes = max(1, -(-(result.retry_after or 60) // 60))
+            flash(_("Too many failed sign-in attempts. Please wait %(n)d minutes and try again.",
+                    n=minutes), "error")
+            return (render_template("admin/login.html", form=form), 429,
+                    {"Retry-After": str(result.retry_after)})
         flash(_("Wrong username or password."), "error")
         return render_template("admin/login.html", form=form), 401
+    if request.method == "POST":
+        return render_template("admin/login.html", form=form), 422
     return render_template("admin/login.html", form=form)
 
 
@@ -33,6 +43,9 @@ def login():
 @login_required
 def logout():
     """Sign out and forget the session."""
+    user = current_user()
+    if user is not None:
+        services.record_logout(user)
     end_session()
     flash(_("You have signed out."), "success")
     return redirect(url_for("admin.login"))

@@ -6,7 +6,7 @@ from sqlalchemy import Select, select
 from werkzeug.exceptions import NotFound
 
 from core.extensions import db
-from core.models import Unit, User
+from core.models import Counter, Officer, Unit, User
 
 
 def root_unit(user: User) -> Unit | None:
@@ -45,3 +45,24 @@ def get_unit(user: User, unit_id: int) -> Unit:
 def may_see_officers(user: User) -> bool:
     """Officer-level figures: system administrators and unit managers, never viewers."""
     return user.role in ("admin", "manager")
+
+
+def get_counter(user: User, counter_id: int) -> Counter:
+    """A counter of a unit the user may see, or 404."""
+    counter = db.session.get(Counter, counter_id)
+    if counter is None or not can_see(user, counter.unit):
+        raise NotFound()
+    return counter
+
+
+def get_officer(user: User, officer_id: int) -> Officer:
+    """An officer of a unit the user may see, or 404 (viewers never reach officer records)."""
+    officer = db.session.get(Officer, officer_id)
+    if officer is None or not can_see(user, officer.unit):
+        raise NotFound()
+    return officer
+
+
+def may_manage(user: User, unit: Unit) -> bool:
+    """Configuration changes: administrators anywhere, managers inside their subtree."""
+    return user.role == "admin" or (user.role == "manager" and can_see(user, unit))

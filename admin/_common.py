@@ -1,0 +1,29 @@
+"""Small helpers shared by the admin views (no logic of their own)."""
+
+from __future__ import annotations
+
+from flask import request
+
+from admin.auth import current_user
+from core.models import User
+
+
+def actor() -> User:
+    """The signed-in user of a view behind ``login_required``."""
+    user = current_user()
+    assert user is not None  # login_required ran first
+    return user
+
+
+def after_arg() -> str | None:
+    """The keyset of the page asked for (``?after=``); absent or empty means the first page."""
+    value = request.args.get("after", "").strip()
+    return value[:200] or None
+
+
+def int_after_arg() -> int | None:
+    value = after_arg()
+    return int(value) if value is not None and value.isdigit() else None
+
+
+INVALID = 422  # the status of a form sent back with errors

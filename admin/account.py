@@ -1,0 +1,36 @@
+"""The signed-in user's own account: change the password (forced after a reset)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+
+from admin._common import INVALID, actor
+from admin.auth import login_required, start_session
+from admin.forms import ChangePasswordForm
+from core.services.users import AccountError, change_own_password, password_problem
+
+bp = Blueprint("admin_account", __name__, url_prefix="/admin/account")
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    """Change one's password with the current one; other sessions of this user end."""
+    user = actor()
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        problem = password_problem(user.username, form.new.data or "")
+        if problem:
+            form.new.errors.append(problem)
+        else:
+            try:
+                updated = change_own_password(user.id, form.current.data or "", form.new.data or "")
+            except AccountError as exc:
+                (form.current if exc.field == "current" else form.new).errors.append(str(exc))
+            else:
+                start_session(updated)  # this session continues with the new password
+                flash(_("Your password has been changed."), "success")
+                return redirect(url_for("admin.home"))
+    status = INVALID if form.errors else 200
+    return render_template("admin/account/password.html", form=form, user=user), status

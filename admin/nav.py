@@ -1,0 +1,71 @@
+"""The admin navigation: the pages a signed-in user may open, in the order they are used.
+
+Entries for pages other branches add (dashboard, kiosks) appear when a route under their
+prefix exists, so the layout needs no change when those blueprints are registered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app, request, url_for
+from flask_babel import lazy_gettext as _l
+
+from admin.auth import current_user
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: object
+    roles: tuple[str, ...]
+    endpoint: str | None = None
+    prefix: str | None = None  # find the page by URL prefix when its endpoint is not ours
+
+    def url(self) -> str | None:
+        if self.endpoint is not None:
+            return url_for(self.endpoint)
+        for rule in sorted(current_app.url_map.iter_rules(), key=lambda r: len(r.rule)):
+            methods = rule.methods or set()
+            if rule.rule.rstrip("/") == self.prefix and "GET" in methods and not rule.arguments:
+                return url_for(rule.endpoint)
+        return None
+
+
+ALL = ("admin", "manager", "viewer")
+ITEMS = (
+    NavItem(_l("Start"), ALL, endpoint="admin.home"),
+    NavItem(_l("Dashboard"), ALL, prefix="/admin/dashboard"),
+    NavItem(_l("Units"), ALL, endpoint="admin_units.index"),
+    NavItem(_l("Kiosks"), ("admin", "manager"), prefix="/admin/kiosks"),
+    NavItem(_l("Procedures"), ("admin",), endpoint="admin_catalog.procedures"),
+    NavItem(_l("Questionnaires"), ALL, endpoint="admin_questionnaires.index"),
+    NavItem(_l("Users"), ("admin", "manager"), endpoint="admin_users.index"),
+    NavItem(_l("Audit log"), ("admin",), endpoint="admin_audit.index"),
+    NavItem(_l("My account"), ALL, endpoint="admin_account.password"),
+)
+
+
+def nav_for(role: str) -> list[tuple[str, object, bool]]:
+    """(url, label, is_current) of the entries a role may open."""
+    entries = []
+    for item in ITEMS:
+        if role not in item.roles:
+            continue
+        url = item.url()
+        if url is None:
+            continue
+        current = request.path == url or (url != url_for("admin.home")
+                                           and request.path.startswith(url.rstrip("/") + "/"))
+        entries.append((url, item.label, current))
+    return entries
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def _admin_nav():
+        if not request.path.startswith("/admin"):
+            return {}
+        user = current_user()
+        if user is None or user.must_change_password:
+            return {"admin_nav": [], "admin_user": user}
+        return {"admin_nav": nav_for(user.role), "admin_user": user}
