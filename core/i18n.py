@@ -2,7 +2,8 @@
 
 The chosen language (the visible switch stores it in a cookie) beats the browser's Accept-Language.
 Each area keeps its own message domain (core, kiosk, survey, admin) in translations/, so the
-catalogs stay small and one area's strings never collide with another's.
+catalogs stay small; Flask-Babel merges them into one catalog per language, so a msgid shared by
+two areas must have one translation (core.i18n_check reports any that differ).
 """
 
 from __future__ import annotations

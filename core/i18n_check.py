@@ -37,6 +37,9 @@ def extracted(domain: str) -> set[str]:
 
 def problems() -> list[str]:
     out: list[str] = []
+    # The app merges every domain into one catalog per language, so one English msgid must have
+    # one translation everywhere, or one area's wording silently replaces another's.
+    seen: dict[tuple[str, str], tuple[str, object]] = {}
     for domain in DOMAINS:
         wanted = extracted(domain)
         for locale in LOCALES:
@@ -56,6 +59,12 @@ def problems() -> list[str]:
                 strings = message.string if isinstance(message.string, tuple | list) else [
                     message.string
                 ]
+                earlier = seen.setdefault((locale, key), (domain, message.string))
+                if earlier[1] != message.string:
+                    out.append(
+                        f"{path.name} [{locale}] {key!r} is translated differently in "
+                        f"{earlier[0]}.po; the merged catalog would keep only one"
+                    )
                 if message.fuzzy:
                     out.append(f"{path.name} [{locale}] fuzzy: {key!r}")
                 elif not all(strings):

@@ -89,7 +89,7 @@ def run_survey(page, base: str, token: str, labels: dict[str, str], pick: int,
 
 
 VI = {"start": "Bắt đầu khảo sát", "next": "Tiếp theo", "send": "Gửi câu trả lời",
-      "thanks": "Xin cảm ơn!", "page": "Trang", "resume": "Tiếp tục từ trang"}
+      "thanks": "Xin cảm ơn Ông/Bà!", "page": "Trang", "resume": "Tiếp tục từ trang"}
 EN = {"start": "Start the survey", "next": "Next", "send": "Send my answers",
       "thanks": "Thank you!", "page": "Page", "resume": "Continue from page"}
 
