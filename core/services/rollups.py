@@ -14,7 +14,7 @@ from datetime import date
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.extensions import db
-from core.models import RollupCount, RollupHour
+from core.models import RollupCount, RollupHour, RollupUnitDay
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,26 @@ def add(keys: Iterable[Key]) -> int:
         set_={"count": RollupCount.__table__.c.count + stmt.excluded.count},
     )
     db.session.execute(stmt, rows)
+    _add_unit_days(tally)
     return len(rows)
+
+
+def _add_unit_days(tally: Tally[Key]) -> None:
+    # The coarse unit x day cells the headline figures read; same transaction, same keys.
+    coarse: Tally[tuple] = Tally()
+    for k, n in tally.items():
+        coarse[(k.unit_id, k.day, k.channel, k.item_code, k.level, k.misuse)] += n
+    rows = [
+        {"unit_id": u, "day": d, "channel": c, "item_code": i, "level": lv, "misuse": m,
+         "count": n}
+        for (u, d, c, i, lv, m), n in sorted(coarse.items())
+    ]
+    stmt = _insert(RollupUnitDay)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[c.name for c in RollupUnitDay.__table__.primary_key.columns],
+        set_={"count": RollupUnitDay.__table__.c.count + stmt.excluded.count},
+    )
+    db.session.execute(stmt, rows)
 
 
 def add_hours(cells: Iterable[tuple[int, date, int, bool]]) -> None:
