@@ -7,7 +7,13 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     from admin.api import bp as api_bp
+    from admin.dashboard import bp as dashboard_bp
+    from admin.dashboard import public_bp
+    from admin.reports_api import bp as reports_api_bp
     from admin.views import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(reports_api_bp)
