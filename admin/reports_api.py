@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized
 
@@ -32,8 +32,8 @@ def _bad(message: str) -> BadRequest:
 
 
 def _user() -> User:
-    if "api_user" in g:
-        return g.api_user
+    """The token's owner; called once per request (no caching on ``g``, which an outer app
+    context may share between requests)."""
     header = request.headers.get("Authorization", "")
     secret = header[7:].strip() if header.lower().startswith("bearer ") else None
     user = api_tokens.authenticate(secret)
@@ -41,7 +41,6 @@ def _user() -> User:
         error = Unauthorized()
         error.sipas_message = _("A valid API token is required (Authorization: Bearer <token>).")  # type: ignore[attr-defined]
         raise error
-    g.api_user = user
     return user
 
 
