@@ -114,7 +114,7 @@ def test_generated_history_has_rollups_equal_to_raw_counts(demo):
     coarse_matches_fine()
 
     # Sequence numbers per kiosk have no gaps and no repeats.
-    for kiosk_id, low, high, n in db.session.execute(
+    for _kiosk, low, high, n in db.session.execute(
         select(KioskRating.kiosk_id, func.min(KioskRating.seq), func.max(KioskRating.seq),
                func.count()).group_by(KioskRating.kiosk_id)
     ):
@@ -164,7 +164,8 @@ keys = st.builds(
 )
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(st.lists(keys, max_size=30), min_size=1, max_size=4))
 def test_rollups_add_keeps_the_unit_day_cells_equal_to_the_fine_cells(app, batches):
     db.session.execute(RollupCount.__table__.delete())
