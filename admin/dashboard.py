@@ -97,8 +97,8 @@ def index():
         trend=reports.trend(f),
         heat=reports.heatmap(f),
         ranking=reports.ranking(f),
-        reasons=reports.reasons(f),
-        perception=reports.perception(f),
+        reasons=reports.reasons(f, head.totals),
+        perception=reports.perception(f, head.totals),
         level_names={lv.level: lv.text.get(str(_locale())) for lv in q.scale},
         **_context(f),
     )

@@ -18,6 +18,7 @@ from core.models import (
     RollupCount,
     RollupHour,
     RollupUnitDay,
+    RollupUnitMonth,
     SurveyAnswer,
     SurveyResponse,
     Unit,
@@ -93,6 +94,13 @@ def coarse_matches_fine() -> None:
     coarse = Tally({(u, d, ch, item, lv, m): n for u, d, ch, item, lv, m, n in db.session.execute(
         select(c.unit_id, c.day, c.channel, c.item_code, c.level, c.misuse, c.count))})
     assert coarse == fine
+    by_month = Tally()
+    for (u, d, ch, item, lv, m), n in fine.items():
+        by_month[(u, d.replace(day=1), ch, item, lv, m)] += n
+    mo = RollupUnitMonth
+    months = Tally({(u, d, ch, item, lv, m): n for u, d, ch, item, lv, m, n in db.session.execute(
+        select(mo.unit_id, mo.month, mo.channel, mo.item_code, mo.level, mo.misuse, mo.count))})
+    assert months == by_month
 
 
 def test_generated_history_has_rollups_equal_to_raw_counts(demo):
@@ -153,7 +161,7 @@ def test_the_dashboard_over_rollups_equals_the_figures_over_raw_rows(demo):
 keys = st.builds(
     Key,
     unit_id=st.integers(1, 3),
-    day=st.dates(date(2026, 1, 1), date(2026, 1, 5)),
+    day=st.dates(date(2026, 1, 28), date(2026, 2, 3)),
     channel=st.sampled_from(["kiosk", "poster"]),
     item_code=st.sampled_from(["TAP", "TC1", "RESP"]),
     level=st.integers(0, 5),
@@ -170,6 +178,7 @@ keys = st.builds(
 def test_rollups_add_keeps_the_unit_day_cells_equal_to_the_fine_cells(app, batches):
     db.session.execute(RollupCount.__table__.delete())
     db.session.execute(RollupUnitDay.__table__.delete())
+    db.session.execute(RollupUnitMonth.__table__.delete())
     for batch in batches:
         random.Random(len(batch)).shuffle(batch)
         rollups.add(batch)

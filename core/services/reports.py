@@ -2,7 +2,8 @@
 
 Headline figures, the monthly trend, the level distribution, item drill-down, follow-up reasons,
 perception results and the child-unit ranking are SUM ... GROUP BY queries over the coarse
-``rollup_unit_days`` cells; breakdowns by counter, procedure, field and officer read the fine
+``rollup_unit_months`` cells (whole months) and ``rollup_unit_days`` cells (the days of a
+partial month); breakdowns by counter, procedure, field and officer read the fine
 ``rollup_counts`` cells; the heat map reads ``rollup_hours``. Raw rows are read only for comments
 and exports. Scoping by unit is enforced here with ``core.services.scope`` on every call.
 """
@@ -30,6 +31,7 @@ from core.models import (
     RollupCount,
     RollupHour,
     RollupUnitDay,
+    RollupUnitMonth,
     SurveyResponse,
     Unit,
     User,
@@ -378,6 +380,8 @@ class Headline:
     method_version: str
     distribution: dict[int, int] = field(default_factory=dict)
     tap_distribution: dict[int, int] = field(default_factory=dict)
+    # Every summed cell of the period, so reasons and perception need no second query.
+    totals: CellTotals | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -393,28 +397,63 @@ def _unit_ids(unit: Unit) -> Select:
     return select(Unit.id).where(Unit.path.startswith(unit.path))
 
 
-def _coarse_where(f: Filters, codes: Iterable[str] | None = None) -> list:
-    c = RollupUnitDay
-    conds = [
-        c.day >= f.period.start, c.day <= f.period.end,
-        c.unit_id.in_(_unit_ids(f.unit)), c.channel.in_(f.channels),
-    ]
-    if codes is not None:
-        conds.append(c.item_code.in_(list(codes)))
-    # Misuse cells are always read: the share excluded is shown beside every figure.
-    return conds
+def _split(start: date, end: date) -> tuple[list[tuple[date, date]], tuple[date, date] | None]:
+    """Day ranges to read from the daily cells, and the whole months (first days, both ends
+    included) to read from the monthly cells: a year is 12 monthly reads, not 365 daily."""
+    first_full = start if start.day == 1 else _month_end(start.year, start.month) + timedelta(1)
+    last_full = end if end == _month_end(end.year, end.month) else end.replace(day=1) - timedelta(1)
+    if first_full > last_full:
+        return [(start, end)], None
+    days = []
+    if start < first_full:
+        days.append((start, first_full - timedelta(1)))
+    if end > last_full:
+        days.append((last_full + timedelta(1), end))
+    return days, (first_full, last_full.replace(day=1))
+
+
+def _cells(
+    start: date, end: date, units, channels: Iterable[str], codes: Iterable[str] | None,
+    group: str | None = None,
+):
+    """(group key, item, level, misuse, count) summed over the coarse cells of a range.
+
+    ``units`` is a SELECT of unit ids or a list; ``group`` is None, "unit" or "month".
+    """
+    channels, codes = list(channels), None if codes is None else list(codes)
+    days, months = _split(start, end)
+    sources = [(RollupUnitDay, RollupUnitDay.day, lo, hi) for lo, hi in days]
+    if months is not None:
+        sources.append((RollupUnitMonth, RollupUnitMonth.month, *months))
+    for model, column, lo, hi in sources:
+        conds = [column >= lo, column <= hi, model.unit_id.in_(units), model.channel.in_(channels)]
+        if codes is not None:
+            conds.append(model.item_code.in_(codes))
+        key = None
+        if group == "unit":
+            key = model.unit_id
+        elif group == "month":
+            key = column if model is RollupUnitMonth else _month_key(column)
+        cols = [model.item_code, model.level, model.misuse]
+        group_by = [*cols, key] if key is not None else cols
+        stmt = select(*(cols if key is None else [key, *cols]), func.sum(model.count)).where(
+            *conds).group_by(*group_by)
+        for row in db.session.execute(stmt):
+            if key is None:
+                yield (None, *row)
+            else:
+                g = row[0]
+                if isinstance(g, date):
+                    g = f"{g:%Y-%m}"
+                yield (g, *row[1:])
 
 
 def totals(f: Filters, codes: Iterable[str] | None = None) -> CellTotals:
     """SUM(count) GROUP BY item, level, misuse over the coarse cells of a filter."""
-    c = RollupUnitDay
-    stmt = (
-        select(c.item_code, c.level, c.misuse, func.sum(c.count))
-        .where(*_coarse_where(f, codes))
-        .group_by(c.item_code, c.level, c.misuse)
-    )
     out = CellTotals()
-    for code, level, misuse, count in db.session.execute(stmt):
+    for _, code, level, misuse, count in _cells(
+        f.period.start, f.period.end, _unit_ids(f.unit), f.channels, codes
+    ):
         out.add(code, level, misuse, count)
     return out
 
@@ -423,16 +462,10 @@ def totals_by_unit(
     f: Filters, codes: Iterable[str], unit_ids: Iterable[int]
 ) -> dict[int, CellTotals]:
     """The same sums per unit (for rankings): one GROUP BY, folded into subtrees by the caller."""
-    c = RollupUnitDay
-    conds = [c.day >= f.period.start, c.day <= f.period.end, c.unit_id.in_(list(unit_ids)),
-             c.channel.in_(f.channels), c.item_code.in_(list(codes))]
-    stmt = (
-        select(c.unit_id, c.item_code, c.level, c.misuse, func.sum(c.count))
-        .where(*conds)
-        .group_by(c.unit_id, c.item_code, c.level, c.misuse)
-    )
     out: dict[int, CellTotals] = defaultdict(CellTotals)
-    for unit_id, code, level, misuse, count in db.session.execute(stmt):
+    for unit_id, code, level, misuse, count in _cells(
+        f.period.start, f.period.end, list(unit_ids), f.channels, codes, group="unit"
+    ):
         out[unit_id].add(code, level, misuse, count)
     return out
 
@@ -491,7 +524,9 @@ def headline(f: Filters, with_previous: bool = True) -> Headline:
     """The headline for a filter, with changes against the previous equivalent period."""
     q = questionnaire()
     codes = _headline_codes(q)
-    current = headline_from_totals(totals(f, codes), f, q)
+    cells = totals(f)
+    current = headline_from_totals(cells, f, q)
+    current.totals = cells
     if not with_previous:
         return current
     prev_f = f.for_period(f.period.previous())
@@ -527,15 +562,10 @@ def trend(f: Filters, months: int = TREND_MONTHS) -> list[TrendPoint]:
     end = f.period.end
     sy, sm = _shift_month(end.year, end.month, -(months - 1))
     span = Filters(f.unit, Period("custom", date(sy, sm, 1), end), f.channels, f.include_misuse)
-    c = RollupUnitDay
-    key = _month_key(c.day)
-    stmt = (
-        select(key, c.item_code, c.level, c.misuse, func.sum(c.count))
-        .where(*_coarse_where(span, _headline_codes(q)))
-        .group_by(key, c.item_code, c.level, c.misuse)
-    )
     by_month: dict[str, CellTotals] = defaultdict(CellTotals)
-    for month, code, level, misuse, count in db.session.execute(stmt):
+    for month, code, level, misuse, count in _cells(
+        span.period.start, end, _unit_ids(f.unit), f.channels, _headline_codes(q), group="month"
+    ):
         by_month[month].add(code, level, misuse, count)
     points = []
     for i in range(months):
