@@ -254,11 +254,17 @@ def _one(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+_CODE_RE = re.compile(r"^[\w.\-]{1,40}$")
+
+
 def resolve_unit(user: User, ref: str) -> Unit:
     """A unit by id or code that the user may see, else 404 (out of scope looks like missing)."""
     ref = ref.strip()
-    if ref.isdigit():
+    if ref.isdigit() and len(ref) < 10:
         return scope.get_unit(user, int(ref))
+    if not _CODE_RE.match(ref):
+        # Not a unit code at all (control characters, too long): PostgreSQL would refuse a NUL.
+        return scope.get_unit(user, -1)
     unit = db.session.scalar(select(Unit).where(Unit.code == ref))
     if unit is None:
         return scope.get_unit(user, -1)
@@ -892,7 +898,8 @@ def comments(user: User, f: Filters, search: str = "", before_id: int | None = N
         conds.append(s.misuse.is_(None))
     if not may_moderate(user):
         conds.append(s.comment_hidden.is_(False))
-    words = [w for w in re.sub(r"\d", " ", search).split() if w][:5]
+    # Digits and control characters are dropped (no probing behind the mask, no NUL for PG).
+    words = [w[:40] for w in re.sub(r"[\d\x00-\x1f]", " ", search).split() if w][:5]
     for word in words:
         conds.append(func.lower(s.comment).contains(word.lower(), autoescape=True))
     if before_id is not None:
@@ -943,6 +950,8 @@ def unit_choices(user: User) -> list[Unit]:
 
 def public_unit(code: str) -> Unit | None:
     """An active unit for the public transparency page, by code."""
+    if not _CODE_RE.match(code):
+        return None
     return db.session.scalar(select(Unit).where(Unit.code == code, Unit.active.is_(True)))
 
 
