@@ -6,8 +6,6 @@ render. Every figure is formatted in the templates by the core/i18n.py filters.
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import (
     Blueprint,
     Response,
@@ -238,7 +236,7 @@ def public_unit(code: str):
         f = reports.public_filters(unit, request.args)
     except reports.ReportError as exc:
         raise bad_request(exc.code) from None
-    if f.period.start > date.today():
+    if f.period.start > reports.local_today():
         raise bad_request("period")
     return render_template(
         "admin/dashboard/public.html",
