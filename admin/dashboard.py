@@ -88,13 +88,14 @@ def index():
     """The headline, trend, distribution, heat map and ranking for the filter."""
     f = _filters()
     q = reports.questionnaire()
-    head = reports.headline(f)
+    view = reports.overview(f)
+    head = view.headline
     return render_template(
         "admin/dashboard/index.html",
         head=head,
         trend=reports.trend(f),
         heat=reports.heatmap(f),
-        ranking=reports.ranking(f),
+        ranking=view.ranking,
         reasons=reports.reasons(f, head.totals),
         perception=reports.perception(f, head.totals),
         level_names={lv.level: lv.text.get(str(_locale())) for lv in q.scale},

@@ -105,9 +105,8 @@ def raw_headline(f):
 def dashboard_figures(f):
     from core.services import reports
 
-    head = reports.headline(f)
+    head = reports.overview(f).headline
     reports.trend(f)
-    reports.ranking(f)
     reports.heatmap(f)
     reports.reasons(f, head.totals)
     reports.perception(f, head.totals)

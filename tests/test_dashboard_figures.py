@@ -269,3 +269,11 @@ def test_phone_and_id_numbers_are_masked():
     assert reports.mask_numbers("CCCD 079190001234.") == "CCCD ••••••••••••."
     assert reports.mask_numbers("+84 28.3822.1234") == "••••••••••••"
     assert reports.mask_numbers("Quầy 3 mất 45 phút") == "Quầy 3 mất 45 phút"
+
+
+def test_the_overview_read_by_unit_equals_the_headline_and_ranking_read_apart(dataset):
+    for code in ("T-DEMO", "T-DEMO-H1", "T-DEMO-X1"):
+        for f in (nov(code), nov(code, include_misuse=True), nov(code, channels=("kiosk",))):
+            view = reports.overview(f)
+            assert view.headline.as_dict() == reports.headline(f).as_dict()
+            assert view.ranking == reports.ranking(f)

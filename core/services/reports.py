@@ -363,11 +363,19 @@ class CellTotals:
         return [code for code in self.levels if code.startswith(prefix)]
 
 
+_PARSED: dict[tuple[int, int], Questionnaire] = {}
+
+
 def questionnaire() -> Questionnaire:
+    """The active questionnaire, parsed once per stored version (versions are never edited in
+    place, core/questionnaire.py)."""
     row = questionnaires.active()
     if row is None:
         row = questionnaires.ensure_default()
-    return load_definition(row.definition)
+    key = (row.id, row.version)
+    if key not in _PARSED:
+        _PARSED[key] = load_definition(row.definition)
+    return _PARSED[key]
 
 
 def service_element_of_item(q: Questionnaire) -> dict[str, str]:
@@ -536,13 +544,16 @@ def headline(f: Filters, with_previous: bool = True) -> Headline:
     if not with_previous:
         return current
     prev_f = f.for_period(f.period.previous())
-    prev = headline_from_totals(totals(prev_f, codes), prev_f, q)
+    _with_previous(current, headline_from_totals(totals(prev_f, codes), prev_f, q))
+    return current
+
+
+def _with_previous(current: Headline, prev: Headline) -> None:
     current.sipas = current.sipas.with_previous(prev.sipas)
     current.counter_rate = current.counter_rate.with_previous(prev.counter_rate)
     current.elements = {
         code: fig.with_previous(prev.elements.get(code)) for code, fig in current.elements.items()
     }
-    return current
 
 
 # --------------------------------------------------------------------------------------------------
@@ -654,6 +665,12 @@ def _rank_units(
     sub: dict[int, CellTotals] = {u.id: CellTotals() for u in units}
     for uid, t in per_unit.items():
         _merge_into(sub[owner[uid]], t)
+    return _rank_from(f, units, sub, q)
+
+
+def _rank_from(
+    f: Filters, units: list[Unit], sub: Mapping[int, CellTotals], q: Questionnaire
+) -> dict[int, tuple[Headline, int | None, int | None]]:
     heads = {u.id: headline_from_totals(sub[u.id], f, q) for u in units}
     ranks: dict[int, int] = {}
     tap_ranks: dict[int, int] = {}
@@ -667,17 +684,23 @@ def _rank_units(
     return {u.id: (heads[u.id], ranks.get(u.id), tap_ranks.get(u.id)) for u in units}
 
 
+def _children(unit: Unit) -> list[Unit]:
+    return list(db.session.scalars(
+        select(Unit).where(Unit.parent_id == unit.id, Unit.active.is_(True)).order_by(Unit.code)
+    ))
+
+
 def ranking(f: Filters, units: list[Unit] | None = None) -> list[RankRow]:
     """The child units of the filter's unit ranked by SIPAS-style index, with rank change."""
     q = questionnaire()
     if units is None:
-        units = list(db.session.scalars(
-            select(Unit)
-            .where(Unit.parent_id == f.unit.id, Unit.active.is_(True))
-            .order_by(Unit.code)
-        ))
+        units = _children(f.unit)
     current = _rank_units(f, units, q)
     previous = _rank_units(f.for_period(f.period.previous()), units, q)
+    return _ranking_rows(units, current, previous)
+
+
+def _ranking_rows(units, current, previous) -> list[RankRow]:
     prev_ranks = {uid: r for uid, (_, r, _) in previous.items() if r is not None}
     cur_ranks = {uid: r for uid, (_, r, _) in current.items() if r is not None}
     changes = sipas.rank_change(cur_ranks, prev_ranks)
@@ -694,6 +717,41 @@ def ranking(f: Filters, units: list[Unit] | None = None) -> list[RankRow]:
         ))
     rows.sort(key=lambda row: (row.unit.level, row.rank is None, row.rank or 0, row.unit.code))
     return rows
+
+
+@dataclass
+class Overview:
+    """The dashboard's headline and child-unit ranking, read together."""
+
+    headline: Headline
+    ranking: list[RankRow]
+
+
+def overview(f: Filters) -> Overview:
+    """Headline (with change) and the ranking of the child units from two reads grouped by unit
+    (current and previous period): the subtree's totals are the sum of its units' totals."""
+    q = questionnaire()
+    units = _children(f.unit)
+    subtree = list(db.session.execute(
+        select(Unit.id, Unit.path).where(Unit.path.startswith(f.unit.path))))
+    owner = {uid: next((u.id for u in units if path.startswith(u.path)), None)
+             for uid, path in subtree}
+    reads = []
+    for period_f in (f, f.for_period(f.period.previous())):
+        whole = CellTotals()
+        sub = {u.id: CellTotals() for u in units}
+        for uid, t in totals_by_unit(period_f, None, list(owner)).items():
+            _merge_into(whole, t)
+            if owner.get(uid) is not None:
+                _merge_into(sub[owner[uid]], t)
+        reads.append((period_f, whole, sub))
+    (cur_f, cur_whole, cur_sub), (prev_f, prev_whole, prev_sub) = reads
+    head = headline_from_totals(cur_whole, cur_f, q)
+    head.totals = cur_whole
+    _with_previous(head, headline_from_totals(prev_whole, prev_f, q))
+    rows = _ranking_rows(units, _rank_from(cur_f, units, cur_sub, q),
+                         _rank_from(prev_f, units, prev_sub, q))
+    return Overview(head, rows)
 
 
 def peer_rank(f: Filters) -> RankRow | None:
