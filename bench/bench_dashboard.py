@@ -155,7 +155,15 @@ def main() -> None:
     from flask_migrate import upgrade
 
     from core.extensions import db
-    from core.models import KioskRating, RollupCount, RollupUnitDay, SurveyResponse, Unit, User
+    from core.models import (
+        KioskRating,
+        RollupCount,
+        RollupUnitDay,
+        RollupUnitMonth,
+        SurveyResponse,
+        Unit,
+        User,
+    )
     from core.services import demo_data, reports
     from core.services.users import create_user
 
@@ -185,6 +193,8 @@ def main() -> None:
                 "rollup_counts": db.session.scalar(select(func.count()).select_from(RollupCount)),
                 "rollup_unit_days": db.session.scalar(
                     select(func.count()).select_from(RollupUnitDay)),
+                "rollup_unit_months": db.session.scalar(
+                    select(func.count()).select_from(RollupUnitMonth)),
             }
             print("rows: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
             if db.session.scalar(select(User.id).where(User.username == "bench")) is None:
