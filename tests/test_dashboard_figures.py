@@ -23,6 +23,7 @@ import zipfile
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from core.services import reports
 from tests.dashboard_support import counter_of, login, respond, tap, unit, user
@@ -277,3 +278,53 @@ def test_the_overview_read_by_unit_equals_the_headline_and_ranking_read_apart(da
             view = reports.overview(f)
             assert view.headline.as_dict() == reports.headline(f).as_dict()
             assert view.ranking == reports.ranking(f)
+
+
+def test_breakdowns_by_counter_procedure_and_field(demo):
+    from core.extensions import db
+    from core.models import Procedure, User
+
+    centre = counter_of("T-DEMO-TTHCC")
+    birth = db.session.scalar(select(Procedure).where(Procedure.code == "HT-001"))
+    copy = db.session.scalar(select(Procedure).where(Procedure.code == "CT-001"))
+    marriage = db.session.scalar(select(Procedure).where(Procedure.code == "HT-002"))
+    for level in (5, 5, 4, 2, 2, 5, 4, 4, 5, 2):  # 7 of 10
+        tap(centre, NOV, level, procedure_id=birth.id)
+    for level in (5, 2, 2, 2, 2, 2, 2, 2, 2, 4):  # 2 of 10
+        tap(centre, NOV, level, procedure_id=copy.id)
+    for level in (5, 5, 5, 5, 5, 5, 5, 5, 5, 2):  # 9 of 10
+        tap(centre, NOV, level, procedure_id=marriage.id)
+    db.session.commit()
+    admin = User(username="x", role="admin", password_hash="-")
+    f = nov("T-DEMO-TTHCC")
+    by_counter = reports.breakdown(admin, f, "counter")
+    assert [(r.code, round(r.counter_rate.value, 2), r.counter_rate.n) for r in by_counter] == [
+        ("T-DEMO-TTHCC/Q01", 60.0, 30)]
+    by_procedure = {r.code: round(r.counter_rate.value, 2)
+                    for r in reports.breakdown(admin, f, "procedure")}
+    assert by_procedure == {"HT-001": 70.0, "CT-001": 20.0, "HT-002": 90.0}
+    by_field = {r.code: (round(r.counter_rate.value, 2), r.counter_rate.n)
+                for r in reports.breakdown(admin, f, "field")}
+    assert by_field == {"HT": (80.0, 20), "CT": (20.0, 10)}  # pooled taps: 16 of 20
+
+
+def test_heat_map_and_trend_come_from_the_hour_and_month_cells(demo):
+    from core.extensions import db
+
+    x1 = counter_of("T-DEMO-X1")
+    monday = date(2026, 11, 9)
+    for level, hour in ((5, 8), (2, 8), (4, 14), (5, 14), (5, 14)):
+        tap(x1, monday, level, hour=hour)
+    tap(x1, monday, 5, hour=8, misuse="too_fast")  # misuse never enters the hour cells
+    for level in (5,) * 10:
+        tap(x1, date(2026, 9, 30), level)
+    db.session.commit()
+    f = nov("T-DEMO-X1")
+    cells = reports.heatmap(f)
+    assert set(cells) == {(0, 8), (0, 14)}
+    assert (cells[(0, 8)].total, cells[(0, 8)].satisfied) == (2, 1)
+    assert (cells[(0, 14)].total, cells[(0, 14)].satisfied) == (3, 3)
+    months = {p.month: p.counter_rate for p in reports.trend(f, months=3)}
+    assert months[date(2026, 9, 1)].value == 100.0
+    assert months[date(2026, 10, 1)].n == 0
+    assert months[date(2026, 11, 1)].suppressed and months[date(2026, 11, 1)].n == 5
