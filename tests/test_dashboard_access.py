@@ -184,7 +184,9 @@ BAD_QUERIES = [
     "period=month&value=2026-00", "period=quarter&value=2026-Q5", "period=custom&start=x&end=y",
     "period=custom&start=2026-01-02&end=2026-01-01", "channel=fax", "unit=%00", "unit=99999",
     "period=year&value=99999", "months=0", "months=abc", "misuse=maybe", "unit=T-DEMO%00",
-    "channel=%00", "period=%00", "unit=99999999999999999999",
+    "channel=%00", "period=%00", "unit=99999999999999999999", "period=year&value=0001",
+    "period=month&value=0001-01", "period=custom&start=0001-01-01&end=0001-01-02",
+    "period=quarter&value=2000-Q1",
 ]
 
 

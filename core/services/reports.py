@@ -129,6 +129,16 @@ _QUARTER_RE = re.compile(r"^(\d{4})-?[Qq]([1-4])$")
 _YEAR_RE = re.compile(r"^(\d{4})$")
 
 
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
+def _check_year(year: int) -> int:
+    # Bounded so the previous period and the trend never step outside the calendar.
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ReportError("period", f"the year must be between {MIN_YEAR} and {MAX_YEAR}")
+    return year
+
+
 def parse_period(
     kind: str | None, value: str | None = None, start: str | None = None,
     end: str | None = None, today: date | None = None,
@@ -146,21 +156,21 @@ def parse_period(
             match = _MONTH_RE.match(value)
             if not match:
                 raise ReportError("period", f"a month is written YYYY-MM, got {value!r}")
-            return month_period(int(match[1]), int(match[2]))
+            return month_period(_check_year(int(match[1])), int(match[2]))
         if kind == "quarter":
             if not value:
                 return quarter_period(today.year, (today.month - 1) // 3 + 1)
             match = _QUARTER_RE.match(value)
             if not match:
                 raise ReportError("period", f"a quarter is written YYYY-Qn, got {value!r}")
-            return quarter_period(int(match[1]), int(match[2]))
+            return quarter_period(_check_year(int(match[1])), int(match[2]))
         if kind == "year":
             if not value:
                 return year_period(today.year)
             match = _YEAR_RE.match(value)
             if not match:
                 raise ReportError("period", f"a year is written YYYY, got {value!r}")
-            return year_period(int(match[1]))
+            return year_period(_check_year(int(match[1])))
         if (not start or not end) and "/" in value:
             start, end = value.split("/", 1)
         first = date.fromisoformat((start or "").strip())
@@ -171,6 +181,8 @@ def parse_period(
         raise ReportError("period", f"not a valid date: {exc}") from None
     if last < first:
         raise ReportError("period", "the end of the range is before its start")
+    _check_year(first.year)
+    _check_year(last.year)
     if (last - first).days + 1 > MAX_CUSTOM_DAYS:
         raise ReportError("period", f"a custom range is at most {MAX_CUSTOM_DAYS} days")
     return Period("custom", first, last)
