@@ -205,13 +205,15 @@ def tokens():
     """Create and list your own reporting API tokens; a new token is shown once."""
     user = current_user()
     secret = None
+    status = 200
     if request.method == "POST":
         try:
             secret = api_tokens.create(user, request.form.get("name", ""))
         except api_tokens.TokenError as exc:
             flash(_messages()[exc.code], "error")
+            status = 400
     return render_template("admin/dashboard/tokens.html", user=user,
-                           tokens=api_tokens.tokens_of(user), secret=secret)
+                           tokens=api_tokens.tokens_of(user), secret=secret), status
 
 
 @bp.post("/api-tokens/<int:token_id>/revoke")

@@ -223,6 +223,10 @@ def test_token_page_creates_shows_once_and_revokes(org, client):
     assert secret.startswith("sipas_")
     listing = client.get("/admin/api-tokens").get_data(True)
     assert "Báo cáo tuần" in listing and secret not in listing
+    for bad in ("", "x" * 101, "tab\there", "nul\x00"):
+        refused = client.post("/admin/api-tokens", data={"name": bad})
+        assert refused.status_code == 400 and "new-token" not in refused.get_data(True)
+        assert "Đặt tên cho mã truy cập, từ 1 đến 100 ký tự." in refused.get_data(True)
     tid = db.session.scalar(select(ApiToken.id))
     assert client.post(f"/admin/api-tokens/{tid}/revoke").status_code == 302
     assert audits("api_token.create") == 1 and audits("api_token.revoke") == 1

@@ -41,7 +41,7 @@ def tokens_of(user: User) -> list[ApiToken]:
 def create(user: User, name: str) -> str:
     """Create a token for ``user``; returns the secret, which is never shown again."""
     name = (name or "").strip()
-    if not 1 <= len(name) <= 100:
+    if not 1 <= len(name) <= 100 or any(ord(ch) < 32 for ch in name):
         raise TokenError("name")
     begin_write()
     active = [t for t in tokens_of(user) if t.revoked_at is None]
