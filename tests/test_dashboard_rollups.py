@@ -188,3 +188,16 @@ def test_rollups_add_keeps_the_unit_day_cells_equal_to_the_fine_cells(app, batch
     assert (db.session.scalar(select(func.coalesce(func.sum(RollupUnitDay.count), 0)))
             == total)
     db.session.rollback()
+
+
+def test_demo_data_command_twice_with_the_same_seed_appends(demo, runner):
+    for _ in range(2):
+        result = runner.invoke(args=["demo-data", "--ratings", "300", "--responses", "30",
+                                     "--months", "1"])
+        assert result.exit_code == 0, result.output
+        assert "Generated 300 ratings, 30 responses" in result.output
+    assert db.session.scalar(select(func.count()).select_from(KioskRating)) == 600
+    assert db.session.scalar(select(func.count()).select_from(SurveyResponse)) == 60
+    coarse_matches_fine()
+    refused = runner.invoke(args=["demo-data", "--ratings", "-1"])
+    assert refused.exit_code != 0 and "counts must be" in refused.output

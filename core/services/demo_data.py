@@ -131,7 +131,7 @@ def _ensure_places(rng: random.Random) -> tuple[list[_Place], int]:
         )
         if kiosk is None:
             kiosk = Kiosk(
-                public_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                public_id=str(uuid.uuid4()),
                 unit_id=counter.unit_id, counter_id=counter.id,
                 name=f"Kiosk {counter.code}", status="active",
                 secret=secrets.token_hex(32), enrolled_at=datetime.now(UTC),
@@ -424,7 +424,7 @@ def _tap(rng, place: _Place, day, hour, minute, second, first, last, officer_eff
     place.next_seq += 1
     dossier = f"{place.unit.id:03d}.{day:%y%m%d}.{seq:07d}" if procedure else None
     out.append((
-        str(uuid.UUID(int=rng.getrandbits(128), version=4)), place.kiosk.id, seq, place.unit.id,
+        _new_uuid(), place.kiosk.id, seq, place.unit.id,
         place.counter.id, officer, procedure, dossier, place.counter.scale, level,
         chosen or None, misuse, q_version, device, received, day, hour, None,
     ))
@@ -436,6 +436,15 @@ def _tap(rng, place: _Place, day, hour, minute, second, first, last, officer_eff
     if not flagged:
         t.hours[(place.unit.id, day, hour)] += 1
         t.hours_sat[(place.unit.id, day, hour)] += int(level >= 4)
+
+
+# Identifiers come from their own generator seeded from the OS: the history is reproducible
+# from --seed, but running the command twice must never repeat a rating's uuid.
+_IDS = random.Random(secrets.randbits(64))  # noqa: S311  (identifiers, not secrets)
+
+
+def _new_uuid() -> str:
+    return str(uuid.UUID(int=_IDS.getrandbits(128), version=4))
 
 
 def _pick(rng, options: tuple[tuple[str, float], ...]) -> str:
@@ -451,14 +460,14 @@ def _response(rng, place: _Place, day, hour, first, last, officer_effect, elemen
     procedure = (rng.choice(place.procedures)
                  if channel != "poster" and place.procedures and rng.random() < 0.8 else None)
     dossier = f"{place.unit.id:03d}.{day:%y%m%d}.R{rid:07d}" if channel == "api" else None
-    rating_uuid = (str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    rating_uuid = (_new_uuid()
                    if channel == "kiosk_qr" else None)
     if channel == "kiosk_qr":
         token_key = f"k:{rating_uuid}"
     elif channel == "api":
         token_key = f"d:{place.unit.id}:{dossier}"
     else:
-        token_key = f"p:{rid}:{rng.getrandbits(48):012x}"
+        token_key = f"p:{rid}:{_new_uuid()[:12]}"
     misuse = "rate_limited" if channel == "poster" and rng.random() < 0.01 else None
     flagged = misuse is not None
     base = _level_curve(place.unit.code, day, first, last) + officer_effect.get(officer, 0.0) / 2
