@@ -246,4 +246,5 @@ def public_unit(code: str):
         unit=unit, f=f, head=reports.headline(f), peer=reports.peer_rank(f),
         ranking=reports.ranking(f), trend=reports.trend(f),
         min_report_n=sipas.MIN_REPORT_N, channel_names=channel_names(),
+        questionnaire=reports.questionnaire(),
     )
