@@ -18,11 +18,17 @@ def register(app: Flask) -> None:
         users,
     )
     from admin.api import bp as api_bp
+    from admin.dashboard import bp as dashboard_bp
+    from admin.dashboard import public_bp
+    from admin.reports_api import bp as reports_api_bp
     from admin.views import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
     for module in (account, users, units, counters, officers, catalog, audit_log,
                    questionnaires):
         app.register_blueprint(module.bp)
     nav.init_app(app)
+    app.register_blueprint(reports_api_bp)

@@ -38,9 +38,14 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
-def register_paths(paths: dict[str, dict[str, Any]], schemas: dict[str, Any] | None = None) -> None:
+_SECURITY: dict[str, dict[str, Any]] = {}
+
+
+def register_paths(paths: dict[str, dict[str, Any]], schemas: dict[str, Any] | None = None,
+                   security_schemes: dict[str, Any] | None = None) -> None:
     _PATHS.update(paths)
     _SCHEMAS.update(schemas or {})
+    _SECURITY.update(security_schemes or {})
 
 
 register_paths(
@@ -79,5 +84,5 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "paths": dict(sorted(_PATHS.items())),
-        "components": {"schemas": dict(_SCHEMAS)},
+        "components": {"schemas": dict(_SCHEMAS), "securitySchemes": dict(_SECURITY)},
     }

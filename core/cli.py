@@ -45,6 +45,23 @@ def init_app(app: Flask) -> None:
                 f"Admin login: {admin_user} (already existed; its password was not changed)"
             )
 
+    @app.cli.command("demo-data")
+    @click.option("--ratings", default=10_000, show_default=True, help="kiosk taps to generate")
+    @click.option("--responses", default=1_000, show_default=True, help="phone surveys")
+    @click.option("--months", default=24, show_default=True, help="months of history")
+    @click.option("--seed", default=2026, show_default=True)
+    def demo_data_command(ratings: int, responses: int, months: int, seed: int) -> None:
+        """Generate realistic rating and survey history (with rollups) for the demo."""
+        from core.services.demo_data import generate
+
+        if ratings < 0 or responses < 0 or not 1 <= months <= 120:
+            raise click.BadParameter("counts must be >= 0 and months between 1 and 120")
+        summary = generate(ratings, responses, months=months, seed=seed, progress=click.echo)
+        click.echo(
+            f"Generated {summary.ratings} ratings, {summary.responses} responses "
+            f"({summary.answers} answers) from {summary.first_day} to {summary.last_day}."
+        )
+
     @app.cli.command("create-admin")
     @click.argument("username")
     @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)

@@ -3,7 +3,14 @@
 from core.models.accounts import ROLES, ApiToken, AuditEntry, User
 from core.models.kiosks import KIOSK_STATUSES, MISUSE_REASONS, Kiosk, KioskRating, SyncNonce
 from core.models.org import SCALES, UNIT_LEVELS, Counter, Officer, Procedure, ProcedureField, Unit
-from core.models.rollups import RESPONDENTS, TAP, RollupCount, RollupHour
+from core.models.rollups import (
+    RESPONDENTS,
+    TAP,
+    RollupCount,
+    RollupHour,
+    RollupUnitDay,
+    RollupUnitMonth,
+)
 from core.models.survey import CHANNELS, Questionnaire, SurveyAnswer, SurveyDraft, SurveyResponse
 from core.models.types import UTCDateTime, utcnow
 from kiosk.models import ArmedTransaction, KioskState, OfficerShift, OutboxRating
@@ -32,6 +39,8 @@ __all__ = [
     "Questionnaire",
     "RollupCount",
     "RollupHour",
+    "RollupUnitDay",
+    "RollupUnitMonth",
     "SurveyAnswer",
     "SurveyDraft",
     "SurveyResponse",

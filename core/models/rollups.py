@@ -51,3 +51,42 @@ class RollupHour(db.Model):
     hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     satisfied: Mapped[int] = mapped_column(BigInteger, default=0)
     total: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RollupUnitDay(db.Model):
+    """The same counts as ``RollupCount`` without the counter, officer and procedure dimensions.
+
+    Headline figures (a province for a year) sum these few rows instead of the fine cells; it is
+    maintained by ``core.services.rollups.add`` in the same upsert transaction, so the two tables
+    always agree (tests/test_dashboard_rollups.py checks it after random ingest).
+    """
+
+    __tablename__ = "rollup_unit_days"
+    __table_args__ = (Index("ix_rollup_unit_days_day", "day"),)
+
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    misuse: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=False)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RollupUnitMonth(db.Model):
+    """``RollupUnitDay`` summed by local month (``month`` is its first day).
+
+    A province-wide year is twelve months of these instead of 365 days of cells; reports read
+    whole months here and the days of a partial month from ``RollupUnitDay``. Maintained by
+    ``core.services.rollups.add`` in the same transaction.
+    """
+
+    __tablename__ = "rollup_unit_months"
+
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    misuse: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=False)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

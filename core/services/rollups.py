@@ -14,7 +14,7 @@ from datetime import date
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.extensions import db
-from core.models import RollupCount, RollupHour
+from core.models import RollupCount, RollupHour, RollupUnitDay, RollupUnitMonth
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,30 @@ def add(keys: Iterable[Key]) -> int:
         set_={"count": RollupCount.__table__.c.count + stmt.excluded.count},
     )
     db.session.execute(stmt, rows)
+    _add_unit_days(tally)
     return len(rows)
+
+
+def _add_unit_days(tally: Tally[Key]) -> None:
+    # The coarse unit x day and unit x month cells the headline figures read; same transaction,
+    # same keys, so they always equal the sums of the fine cells.
+    days: Tally[tuple] = Tally()
+    months: Tally[tuple] = Tally()
+    for k, n in tally.items():
+        days[(k.unit_id, k.day, k.channel, k.item_code, k.level, k.misuse)] += n
+        months[(k.unit_id, k.day.replace(day=1), k.channel, k.item_code, k.level, k.misuse)] += n
+    for model, column, cells in ((RollupUnitDay, "day", days), (RollupUnitMonth, "month", months)):
+        rows = [
+            {"unit_id": u, column: d, "channel": c, "item_code": i, "level": lv, "misuse": m,
+             "count": n}
+            for (u, d, c, i, lv, m), n in sorted(cells.items())
+        ]
+        stmt = _insert(model)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[c.name for c in model.__table__.primary_key.columns],
+            set_={"count": model.__table__.c.count + stmt.excluded.count},
+        )
+        db.session.execute(stmt, rows)
 
 
 def add_hours(cells: Iterable[tuple[int, date, int, bool]]) -> None:

@@ -1,0 +1,250 @@
+"""The SIPAS dashboard, its breakdowns, comments, exports, API tokens and the public page.
+
+Views are thin: they parse the GET filter, call core.services.reports / exports / api_tokens, and
+render. Every figure is formatted in the templates by the core/i18n.py filters.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from werkzeug.exceptions import BadRequest, Forbidden, NotFound
+
+from admin.auth import current_user, login_required
+from core import sipas
+from core.services import api_tokens, exports, reports, scope
+
+bp = Blueprint("dashboard", __name__, url_prefix="/admin")
+public_bp = Blueprint("public", __name__, url_prefix="/cong-khai")
+
+
+def _messages() -> dict[str, str]:
+    return {
+        "period": _("The period is not valid. Use a month (YYYY-MM), a quarter (YYYY-Qn), "
+                    "a year (YYYY) or a start and end date."),
+        "channel": _("Unknown channel."),
+        "unit": _("There is no unit to report on yet."),
+        "by": _("Unknown breakdown."),
+        "action": _("Unknown action."),
+        "comment": _("This comment does not exist."),
+        "name": _("Give the token a name of 1 to 100 characters."),
+        "too_many": _("You have too many active tokens; revoke one first."),
+        "missing": _("This token does not exist."),
+        "kind": _("Unknown export."),
+    }
+
+
+def bad_request(code: str) -> BadRequest:
+    error = BadRequest()
+    error.sipas_message = _messages().get(code, _messages()["period"])  # type: ignore[attr-defined]
+    return error
+
+
+def _filters() -> reports.Filters:
+    try:
+        return reports.build_filters(current_user(), request.args)
+    except reports.ReportError as exc:
+        raise bad_request(exc.code) from None
+
+
+def _context(f: reports.Filters) -> dict:
+    user = current_user()
+    return {
+        "user": user,
+        "f": f,
+        "args": f.query_args(),
+        "units": reports.unit_choices(user),
+        "channels": reports.ALL_CHANNELS,
+        "channel_names": channel_names(),
+        "may_see_officers": scope.may_see_officers(user),
+        "may_moderate": reports.may_moderate(user),
+        "min_report_n": sipas.MIN_REPORT_N,
+        "min_officer_n": sipas.MIN_OFFICER_N,
+        "questionnaire": reports.questionnaire(),
+    }
+
+
+def channel_names() -> dict[str, str]:
+    return {
+        "kiosk": _("Kiosk taps"),
+        "kiosk_qr": _("QR from kiosk"),
+        "poster": _("QR poster"),
+        "api": _("Dossier link (API)"),
+    }
+
+
+@bp.get("/dashboard")
+@login_required
+def index():
+    """The headline, trend, distribution, heat map and ranking for the filter."""
+    f = _filters()
+    q = reports.questionnaire()
+    view = reports.overview(f)
+    head = view.headline
+    return render_template(
+        "admin/dashboard/index.html",
+        head=head,
+        trend=reports.trend(f),
+        heat=reports.heatmap(f),
+        ranking=view.ranking,
+        reasons=reports.reasons(f, head.totals),
+        perception=reports.perception(f, head.totals),
+        level_names={lv.level: lv.text.get(str(_locale())) for lv in q.scale},
+        **_context(f),
+    )
+
+
+def _locale() -> str:
+    from core.i18n import current_locale
+
+    return current_locale()
+
+
+@bp.get("/dashboard/breakdown/<by>")
+@login_required
+def breakdown(by: str):
+    """Figures per counter, procedure, field or (for those allowed, audited) officer."""
+    f = _filters()
+    try:
+        rows = reports.breakdown(current_user(), f, by)
+    except reports.ReportError as exc:
+        raise bad_request(exc.code) from None
+    except reports.NotAllowed:
+        raise Forbidden() from None
+    return render_template("admin/dashboard/breakdown.html", by=by, rows=rows, **_context(f))
+
+
+@bp.get("/dashboard/items")
+@login_required
+def items():
+    """Item-level drill-down: each questionnaire item's rate with its n and interval."""
+    f = _filters()
+    head = reports.headline(f, with_previous=False)
+    return render_template("admin/dashboard/items.html", head=head, **_context(f))
+
+
+@bp.get("/dashboard/comments")
+@login_required
+def comments():
+    """Comments with phone and ID numbers masked; searchable; moderation for managers."""
+    f = _filters()
+    search = (request.args.get("q") or "")[:100]
+    before = request.args.get("before", type=int)
+    rows = reports.comments(current_user(), f, search=search, before_id=before)
+    more = len(rows) == reports.COMMENT_PAGE
+    return render_template("admin/dashboard/comments.html", rows=rows, search=search, more=more,
+                           actions=reports.MODERATION_ACTIONS, **_context(f))
+
+
+@bp.post("/dashboard/comments/<int:response_id>/<action>")
+@login_required
+def moderate(response_id: int, action: str):
+    """Hide, show, flag or unflag a comment (audited)."""
+    try:
+        reports.moderate_comment(current_user(), response_id, action)
+    except reports.ReportError as exc:
+        if exc.code == "comment":
+            raise NotFound() from None
+        raise bad_request(exc.code) from None
+    except reports.NotAllowed:
+        raise Forbidden() from None
+    flash(_("The comment was updated."), "success")
+    back = request.form.get("back") or url_for("dashboard.comments")
+    from core.i18n import safe_next
+
+    return redirect(safe_next(back))
+
+
+@bp.get("/dashboard/export/<kind>.csv")
+@login_required
+def export_csv(kind: str):
+    """Raw ratings or responses of the filter, streamed (UTF-8 with BOM)."""
+    if kind not in exports.KINDS:
+        raise bad_request("kind")
+    f = _filters()
+    user = current_user()
+    exports.audit_export(user, f, kind)
+    make = exports.ratings_csv if kind == "ratings" else exports.responses_csv
+    name = f"{kind}-{f.unit.code}-{f.period.start:%Y%m%d}-{f.period.end:%Y%m%d}.csv"
+    return Response(
+        stream_with_context(exports.encoded(make(user, f))),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"',
+                 "Content-Type": "text/csv; charset=utf-8"},
+    )
+
+
+@bp.get("/dashboard/export/report.xlsx")
+@login_required
+def export_xlsx():
+    """Indices per unit for the period as an XLSX workbook for officials."""
+    f = _filters()
+    user = current_user()
+    exports.audit_export(user, f, "xlsx")
+    body = exports.xlsx_report(user, f)
+    name = f"sipas-{f.unit.code}-{f.period.value.replace('/', '_')}.xlsx"
+    return Response(
+        body,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.route("/api-tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    """Create and list your own reporting API tokens; a new token is shown once."""
+    user = current_user()
+    secret = None
+    status = 200
+    if request.method == "POST":
+        try:
+            secret = api_tokens.create(user, request.form.get("name", ""))
+        except api_tokens.TokenError as exc:
+            flash(_messages()[exc.code], "error")
+            status = 400
+    return render_template("admin/dashboard/tokens.html", user=user,
+                           tokens=api_tokens.tokens_of(user), secret=secret), status
+
+
+@bp.post("/api-tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    """Revoke one of your tokens."""
+    try:
+        api_tokens.revoke(current_user(), token_id)
+    except api_tokens.TokenError:
+        raise NotFound() from None
+    flash(_("The token was revoked."), "success")
+    return redirect(url_for("dashboard.tokens"))
+
+
+@public_bp.get("/<code>")
+def public_unit(code: str):
+    """Công khai kết quả: a unit's indices and rank, suppression applied; no officers, no
+    comments, no sign-in."""
+    unit = reports.public_unit(code)
+    if unit is None:
+        raise NotFound()
+    try:
+        f = reports.public_filters(unit, request.args)
+    except reports.ReportError as exc:
+        raise bad_request(exc.code) from None
+    if f.period.start > reports.local_today():
+        raise bad_request("period")
+    return render_template(
+        "admin/dashboard/public.html",
+        unit=unit, f=f, head=reports.headline(f), peer=reports.peer_rank(f),
+        ranking=reports.ranking(f), trend=reports.trend(f),
+        min_report_n=sipas.MIN_REPORT_N, channel_names=channel_names(),
+        questionnaire=reports.questionnaire(),
+    )

@@ -1,0 +1,230 @@
+"""The read-only reporting API under /api/v1 (plus issuing a dossier survey token).
+
+Clients authenticate with a per-user token (``Authorization: Bearer sipas_...``) created on the
+admin "API tokens" page; every answer is scoped like that user's dashboard. Errors are JSON
+(core/errors.py) with a reason in the user's language; bad input is a 4xx, never a 500.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized
+
+from admin.openapi import register_paths
+from core import sipas
+from core.extensions import csrf, db
+from core.models import Counter, Procedure, User
+from core.services import api_tokens, reports, scope, survey_tokens
+
+bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+DOSSIER_RE = re.compile(r"^[A-Za-z0-9._/\-]{1,64}$")
+
+
+def _bad(message: str) -> BadRequest:
+    error = BadRequest()
+    error.sipas_message = message  # type: ignore[attr-defined]
+    return error
+
+
+def _user() -> User:
+    """The token's owner; called once per request (no caching on ``g``, which an outer app
+    context may share between requests)."""
+    header = request.headers.get("Authorization", "")
+    secret = header[7:].strip() if header.lower().startswith("bearer ") else None
+    user = api_tokens.authenticate(secret)
+    if user is None:
+        error = Unauthorized()
+        error.sipas_message = _("A valid API token is required (Authorization: Bearer <token>).")  # type: ignore[attr-defined]
+        raise error
+    return user
+
+
+def _filters(user: User) -> reports.Filters:
+    try:
+        return reports.build_filters(user, request.args)
+    except reports.ReportError as exc:
+        raise _bad(_("Invalid filter (%(what)s): %(why)s", what=exc.code, why=str(exc))) from None
+
+
+def _about(f: reports.Filters) -> dict[str, Any]:
+    return {
+        "unit": {"id": f.unit.id, "code": f.unit.code, "name": f.unit.name, "level": f.unit.level},
+        "period": {"kind": f.period.kind, "value": f.period.value,
+                   "start": f.period.start.isoformat(), "end": f.period.end.isoformat()},
+        "previous_period": {"start": f.period.previous().start.isoformat(),
+                            "end": f.period.previous().end.isoformat()},
+        "channels": list(f.channels),
+        "include_misuse": f.include_misuse,
+        "min_report_n": sipas.MIN_REPORT_N,
+    }
+
+
+@bp.get("/reports/indices")
+def indices():
+    """SIPAS-style index, element indices and counter rate for a unit and period."""
+    f = _filters(_user())
+    return jsonify({**_about(f), **reports.headline(f).as_dict()})
+
+
+@bp.get("/reports/rankings")
+def rankings():
+    """The unit's child units ranked by SIPAS-style index, with rank change."""
+    f = _filters(_user())
+    rows = [
+        {"unit": {"id": r.unit.id, "code": r.unit.code, "name": r.unit.name,
+                  "level": r.unit.level},
+         "rank": r.rank, "previous_rank": r.previous_rank, "change": r.change,
+         "sipas_index": r.sipas.as_dict(), "counter_rate": r.counter_rate.as_dict()}
+        for r in reports.ranking(f)
+    ]
+    return jsonify({**_about(f), "rows": rows})
+
+
+@bp.get("/reports/timeseries")
+def timeseries():
+    """Monthly SIPAS-style index and counter rate up to the end of the period."""
+    f = _filters(_user())
+    months = request.args.get("months", default=reports.TREND_MONTHS, type=int)
+    if months is None or not 1 <= months <= 60:
+        raise _bad(_("months must be between 1 and 60."))
+    points = [
+        {"month": p.month.strftime("%Y-%m"), "sipas_index": p.sipas.as_dict(),
+         "counter_rate": p.counter_rate.as_dict()}
+        for p in reports.trend(f, months)
+    ]
+    return jsonify({**_about(f), "points": points})
+
+
+@bp.post("/survey-tokens/dossier")
+def dossier_token():
+    """Issue a single-use phone-survey token for one dossier (administrators and managers)."""
+    user = _user()
+    if user.role not in ("admin", "manager"):
+        raise Forbidden()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise _bad(_("Send a JSON object."))
+    dossier = body.get("dossier_code")
+    if not isinstance(dossier, str) or not DOSSIER_RE.match(dossier):
+        raise _bad(_("dossier_code must be 1 to 64 letters, digits or . _ / -"))
+    unit_ref = body.get("unit")
+    if not isinstance(unit_ref, (int, str)) or isinstance(unit_ref, bool):
+        raise _bad(_("unit (id or code) is required."))
+    unit = reports.resolve_unit(user, str(unit_ref))
+    counter_id = _optional_id(body, "counter_id")
+    procedure_id = _optional_id(body, "procedure_id")
+    if counter_id is not None:
+        counter = db.session.get(Counter, counter_id)
+        if counter is None or counter.unit_id != unit.id:
+            raise _bad(_("counter_id is not a counter of this unit."))
+    if procedure_id is not None and db.session.get(Procedure, procedure_id) is None:
+        raise _bad(_("procedure_id is not a known procedure."))
+    scope.get_unit(user, unit.id)
+    token = survey_tokens.dossier_token(unit.id, dossier, counter_id, procedure_id)
+    return jsonify({"token": token, "url": survey_tokens.survey_url(token),
+                    "token_key": f"d:{unit.id}:{dossier}"}), 201
+
+
+def _optional_id(body: dict, key: str) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _bad(_("%(key)s must be a positive integer.", key=key))
+    return value
+
+
+_FILTER_PARAMS = [
+    {"name": "unit", "in": "query", "schema": {"type": "string"},
+     "description": "Unit id or code (default: the token owner's unit)."},
+    {"name": "period", "in": "query",
+     "schema": {"type": "string", "enum": list(reports.PERIOD_KINDS)}},
+    {"name": "value", "in": "query", "schema": {"type": "string"},
+     "description": "YYYY-MM, YYYY-Qn or YYYY (default: the current one)."},
+    {"name": "start", "in": "query", "schema": {"type": "string", "format": "date"}},
+    {"name": "end", "in": "query", "schema": {"type": "string", "format": "date"}},
+    {"name": "channel", "in": "query", "style": "form", "explode": True,
+     "schema": {"type": "array", "items": {"type": "string", "enum": list(reports.ALL_CHANNELS)}}},
+    {"name": "misuse", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
+]
+_ERRORS = {
+    code: {"description": text,
+           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for code, text in (("400", "invalid filter"), ("401", "missing or invalid token"),
+                       ("403", "role not allowed"), ("404", "unit not found or out of scope"))
+}
+_FIGURE = {
+    "type": "object",
+    "properties": {
+        "value": {"type": ["number", "null"]}, "n": {"type": "integer"},
+        "suppressed": {"type": "boolean"},
+        "ci95": {"type": ["array", "null"], "items": {"type": "number"}},
+        "excluded_misuse_share": {"type": ["number", "null"]},
+        "previous": {"type": ["number", "null"]}, "change": {"type": ["number", "null"]},
+    },
+}
+
+
+def _get(summary: str, op: str, schema: str) -> dict[str, Any]:
+    return {"get": {
+        "summary": summary, "operationId": op, "security": [{"bearer": []}],
+        "parameters": _FILTER_PARAMS,
+        "responses": {"200": {"description": "ok", "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{schema}"}}}}, **_ERRORS},
+    }}
+
+
+register_paths(
+    {
+        "/api/v1/reports/indices": _get("Indices for a unit and period", "reportIndices",
+                                        "ReportIndices"),
+        "/api/v1/reports/rankings": _get("Child units ranked, with rank change",
+                                         "reportRankings", "ReportRankings"),
+        "/api/v1/reports/timeseries": _get("Monthly time series", "reportTimeseries",
+                                           "ReportTimeseries"),
+        "/api/v1/survey-tokens/dossier": {"post": {
+            "summary": "Issue a survey token for one dossier", "operationId": "dossierToken",
+            "security": [{"bearer": []}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["unit", "dossier_code"],
+                "properties": {"unit": {"type": ["integer", "string"]},
+                               "dossier_code": {"type": "string", "maxLength": 64},
+                               "counter_id": {"type": ["integer", "null"]},
+                               "procedure_id": {"type": ["integer", "null"]}}}}}},
+            "responses": {"201": {"description": "issued", "content": {"application/json": {
+                "schema": {"type": "object", "properties": {
+                    "token": {"type": "string"}, "url": {"type": "string"},
+                    "token_key": {"type": "string"}}}}}}, **_ERRORS},
+        }},
+    },
+    {
+        "Figure": _FIGURE,
+        "ReportIndices": {"type": "object", "properties": {
+            "unit": {"type": "object"}, "period": {"type": "object"},
+            "method_version": {"type": "string"},
+            "sipas_index": {"$ref": "#/components/schemas/Figure"},
+            "elements": {"type": "object",
+                         "additionalProperties": {"$ref": "#/components/schemas/Figure"}},
+            "counter_rate": {"$ref": "#/components/schemas/Figure"},
+            "respondents": {"type": "integer"}}},
+        "ReportRankings": {"type": "object", "properties": {"rows": {"type": "array", "items": {
+            "type": "object", "properties": {
+                "rank": {"type": ["integer", "null"]},
+                "previous_rank": {"type": ["integer", "null"]},
+                "change": {"type": ["integer", "null"]},
+                "sipas_index": {"$ref": "#/components/schemas/Figure"},
+                "counter_rate": {"$ref": "#/components/schemas/Figure"}}}}}},
+        "ReportTimeseries": {"type": "object", "properties": {"points": {"type": "array",
+            "items": {"type": "object", "properties": {
+                "month": {"type": "string"},
+                "sipas_index": {"$ref": "#/components/schemas/Figure"},
+                "counter_rate": {"$ref": "#/components/schemas/Figure"}}}}}},
+    },
+    {"bearer": {"type": "http", "scheme": "bearer",
+                "description": "A per-user API token from the admin page /admin/api-tokens."}},
+)
