@@ -34,7 +34,7 @@ class NavItem:
 ALL = ("admin", "manager", "viewer")
 ITEMS = (
     NavItem(_l("Start"), ALL, endpoint="admin.home"),
-    NavItem(_l("Dashboard"), ALL, prefix="/admin/dashboard"),
+    NavItem(_l("Dashboard"), ALL, endpoint="dashboard.index"),
     NavItem(_l("Units"), ALL, endpoint="admin_units.index"),
     NavItem(_l("Kiosks"), ("admin", "manager"), prefix="/admin/kiosks"),
     NavItem(_l("Procedures"), ("admin",), endpoint="admin_catalog.procedures"),
