@@ -209,7 +209,7 @@ def config():
 
     A kiosk still signing with its previous key (after a rotation) receives the new key here.
     """
-    auth = _authenticated(_body(0))
+    auth = _authenticated(_body(1024))
     settings = kiosks.config_for(auth.kiosk)
     etag = kiosks.config_etag(settings)
     if not auth.used_previous_key and request.headers.get("If-None-Match") == etag:

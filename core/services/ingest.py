@@ -206,10 +206,10 @@ def _resolve_codes(kiosk: Kiosk, valid: list[_Valid]) -> None:
     officers = dict(db.session.execute(
         select(Officer.code, Officer.id)
         .where(Officer.unit_id == kiosk.unit_id, Officer.code.in_(officer_codes))
-    ).tuples().all()) if officer_codes else {}
+    ).all()) if officer_codes else {}
     procedures = dict(db.session.execute(
         select(Procedure.code, Procedure.id).where(Procedure.code.in_(procedure_codes))
-    ).tuples().all()) if procedure_codes else {}
+    ).all()) if procedure_codes else {}
     for v in valid:
         extra: dict[str, str] = {}
         officer_code = v.row.pop("_officer_code")
@@ -375,7 +375,7 @@ def ingest(kiosk_id: int, items: list[Any], device_clock: float | None = None,
         stored = dict(db.session.execute(
             select(KioskRating.uuid, KioskRating.kiosk_id)
             .where(KioskRating.uuid.in_(list(uuids_to_check)))
-        ).tuples().all())
+        ).all())
         by_index = {v.index: v for v in valid}
         for raw, index in uuids_to_check.items():
             seq = by_index[index].row["seq"] if index in by_index else outcomes[index].seq
