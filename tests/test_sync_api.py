@@ -59,7 +59,8 @@ def test_an_expired_code_is_refused_with_its_own_reason(demo, client):
 
 def test_codes_are_typed_forgivingly(demo, client):
     _kiosk, code = register_demo_kiosk()
-    response = client.post("/api/v1/sync/enroll", json={"code": " " + code.lower().replace("-", "")})
+    typed = " " + code.lower().replace("-", "")
+    response = client.post("/api/v1/sync/enroll", json={"code": typed})
     assert response.status_code == 200
 
 
