@@ -65,25 +65,27 @@ class KioskNode:
         path.write_text(json.dumps(data))
 
     def tap(self, count: int, clock_offset_s: float = 0.0) -> list[str]:
-        """Store ``count`` finalised taps the way the kiosk does (uuid, next seq, one unit each)."""
+        """Store ``count`` finalised taps as the kiosk does (uuid, next seq), up to 500 per
+        write transaction so a large backlog is quick to build."""
         made = []
         with Session(self.engine) as session:
-            for i in range(count):
+            for start in range(0, count, 500):
                 with session.begin():
                     state = session.get(KioskState, 1)
                     assert state is not None
-                    seq = state.next_seq
-                    state.next_seq = seq + 1
-                    now = datetime.now(UTC) + timedelta(seconds=clock_offset_s)
-                    level = (5, 4, 2)[i % 3]
-                    row = OutboxRating(
-                        uuid=str(uuid.uuid4()), seq=seq, scale=3, level=level,
-                        reasons=["waiting_time"] if level == 2 else None,
-                        officer_code="CB001" if i % 2 else None, misuse=None,
-                        device_time=now, status="pending", finalised_at=now,
-                    )
-                    session.add(row)
-                    made.append(row.uuid)
+                    for i in range(start, min(count, start + 500)):
+                        seq = state.next_seq
+                        state.next_seq = seq + 1
+                        now = datetime.now(UTC) + timedelta(seconds=clock_offset_s)
+                        level = (5, 4, 2)[i % 3]
+                        row = OutboxRating(
+                            uuid=str(uuid.uuid4()), seq=seq, scale=3, level=level,
+                            reasons=["waiting_time"] if level == 2 else None,
+                            officer_code="CB001" if i % 2 else None, misuse=None,
+                            device_time=now, status="pending", finalised_at=now,
+                        )
+                        session.add(row)
+                        made.append(row.uuid)
         self.uuids.extend(made)
         return made
 
