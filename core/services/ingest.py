@@ -225,10 +225,17 @@ def _resolve_codes(kiosk: Kiosk, valid: list[_Valid]) -> None:
         v.row["extra"] = extra or None
 
 
-def _insert_statement(rows: list[dict[str, Any]]):
+def _insert_new(rows: list[dict[str, Any]]) -> set[str]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING uuid: the uuids this statement inserted.
+
+    Executed as one Core executemany (SQLAlchemy's "insertmanyvalues" batches it into multi-row
+    statements compiled once), which is several times faster than building a VALUES list.
+    """
+    table = KioskRating.__table__
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(KioskRating).values(rows).on_conflict_do_nothing().returning(KioskRating.uuid)
+    stmt = insert(table).on_conflict_do_nothing().returning(table.c.uuid)
+    return set(db.session.connection().execute(stmt, rows).scalars())
 
 
 def _rollup_keys(rows: Sequence[dict[str, Any]]) -> None:
@@ -363,8 +370,7 @@ def ingest(kiosk_id: int, items: list[Any], device_clock: float | None = None,
     _resolve_codes(kiosk, valid)
     inserted: set[str] = set()
     for start in range(0, len(valid), INSERT_CHUNK):
-        chunk = [v.row for v in valid[start:start + INSERT_CHUNK]]
-        inserted.update(db.session.execute(_insert_statement(chunk)).scalars())
+        inserted |= _insert_new([v.row for v in valid[start:start + INSERT_CHUNK]])
     inserted_rows = [v.row for v in valid if v.row["uuid"] in inserted]
     for v in valid:
         if v.row["uuid"] not in inserted:
