@@ -421,3 +421,25 @@ def test_only_enrolled_kiosks_can_rotate_and_revocation_is_final(demo, client):
     kiosks.revoke(pending)
     with pytest.raises(kiosks.KioskAdminError):
         kiosks.revoke(pending)
+
+
+def test_a_push_waiting_on_a_locked_kiosk_row_answers_503_on_postgresql(demo, app_factory):
+    """A real lock timeout (not a simulated one): another transaction holds the kiosk row."""
+    from sqlalchemy import create_engine, text
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("lock_timeout is PostgreSQL's; SQLite waits on its busy timeout instead")
+    impatient = app_factory(SYNC_LOCK_TIMEOUT_MS=200)
+    with impatient.app_context():
+        client = impatient.test_client()
+        creds = enrolled(client, name="Locked kiosk")
+        other = create_engine(impatient.config["SQLALCHEMY_DATABASE_URI"])
+        with other.connect() as conn, conn.begin():
+            # What a concurrent push of the same kiosk holds while it works.
+            conn.execute(text("SELECT id FROM kiosks WHERE public_id = :p FOR NO KEY UPDATE"),
+                         {"p": creds.kiosk_id})
+            response = push(client, creds, [rating(1)])
+        other.dispose()
+        assert response.status_code == 503 and error_code(response) == "busy"
+        assert int(response.headers["Retry-After"]) >= 1
+        assert push(client, creds, [rating(1)]).get_json()["accepted"] == 1

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.database import begin_write
@@ -298,6 +298,9 @@ def _remember_nonce(kiosk_id: int, nonce: str) -> bool:
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     begin_write()
+    if dialect == "postgresql":
+        timeout = int(current_app.config["SYNC_LOCK_TIMEOUT_MS"])
+        db.session.execute(text(f"SET LOCAL lock_timeout = {timeout}"))
     now = utcnow()
     stored = db.session.execute(
         insert(SyncNonce).values(kiosk_id=kiosk_id, nonce=nonce, seen_at=now)
