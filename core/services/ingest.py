@@ -14,6 +14,7 @@ future" and "not before the kiosk was registered" (each with five minutes of sla
 
 from __future__ import annotations
 
+import json
 import uuid as uuidlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from core.database import begin_write
 from core.extensions import db
@@ -228,14 +229,36 @@ def _resolve_codes(kiosk: Kiosk, valid: list[_Valid]) -> None:
 def _insert_new(rows: list[dict[str, Any]]) -> set[str]:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING uuid: the uuids this statement inserted.
 
-    Executed as one Core executemany (SQLAlchemy's "insertmanyvalues" batches it into multi-row
-    statements compiled once), which is several times faster than building a VALUES list.
+    On PostgreSQL the rows travel as one JSON parameter expanded by json_populate_recordset, so
+    the driver never parses a statement with thousands of placeholders; on SQLite one Core
+    executemany (SQLAlchemy's "insertmanyvalues") does the same job.
     """
     table = KioskRating.__table__
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).on_conflict_do_nothing().returning(table.c.uuid)
+    if db.session.get_bind().dialect.name == "postgresql":
+        columns = [c.name for c in table.columns if c.name != "id"]
+        names = ", ".join(columns)
+        stmt = text(
+            f"INSERT INTO kiosk_ratings ({names}) "  # noqa: S608 - column names from the model
+            f"SELECT {names} FROM json_populate_recordset(NULL::kiosk_ratings, :rows) "
+            "ON CONFLICT DO NOTHING RETURNING uuid"
+        )
+        payload = json.dumps([_pg_row(row, columns) for row in rows], ensure_ascii=False)
+        return set(db.session.execute(stmt, {"rows": payload}).scalars())
+    stmt = sqlite.insert(table).on_conflict_do_nothing().returning(table.c.uuid)
     return set(db.session.connection().execute(stmt, rows).scalars())
+
+
+def _pg_row(row: dict[str, Any], columns: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in columns:
+        value = row[name]
+        if isinstance(value, datetime):
+            # UTCDateTime stores naive UTC; the same here, since this bypasses the type.
+            value = value.astimezone(UTC).replace(tzinfo=None).isoformat()
+        elif hasattr(value, "isoformat"):
+            value = value.isoformat()
+        out[name] = value
+    return out
 
 
 def _rollup_keys(rows: Sequence[dict[str, Any]]) -> None:
