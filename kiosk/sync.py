@@ -486,3 +486,51 @@ def export_bundle() -> tuple[bytes, int]:
     }, separators=(",", ":"), ensure_ascii=False)
     signature = identity.sign_bundle(credentials.secret, body.encode())
     return json.dumps({"bundle": body, "signature": signature}).encode(), len(rows)
+
+
+# --- What the kiosk's status page shows ---------------------------------------------------------
+
+@dataclass
+class RejectedRating:
+    seq: int
+    uuid: str
+    device_time: datetime
+    reason: str
+
+
+@dataclass
+class SyncStatus:
+    enrolled: bool
+    pending: int
+    oldest_unsent_age_s: int | None
+    rejected: list[RejectedRating]
+    rejected_total: int
+    last_sync_at: datetime | None
+    last_success_at: datetime | None
+    last_outcome: str | None
+    clock_offset_s: float | None
+
+
+def status(limit: int = 50) -> SyncStatus:
+    """Queue, rejected ratings (never silently dropped) and the last sync, for the status page."""
+    state = db.session.get(KioskState, 1)
+    depth, age = queue_stats(utcnow())
+    rejected_total = db.session.scalar(
+        select(func.count(OutboxRating.id)).where(OutboxRating.status == "rejected")
+    ) or 0
+    rows = db.session.scalars(
+        select(OutboxRating).where(OutboxRating.status == "rejected")
+        .order_by(OutboxRating.seq.desc()).limit(limit)
+    ).all()
+    return SyncStatus(
+        enrolled=identity.path().exists(),
+        pending=depth,
+        oldest_unsent_age_s=age,
+        rejected=[RejectedRating(r.seq, r.uuid, r.device_time, r.reject_reason or "")
+                  for r in rows],
+        rejected_total=int(rejected_total),
+        last_sync_at=state.last_sync_at if state else None,
+        last_success_at=state.last_success_at if state else None,
+        last_outcome=state.last_sync_outcome if state else None,
+        clock_offset_s=state.clock_offset_s if state else None,
+    )
