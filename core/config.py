@@ -137,6 +137,13 @@ def load(env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | No
         "KIOSK_LOCAL_API_KEY": _get(env, "KIOSK_LOCAL_API_KEY"),
         "KIOSK_TECH_PIN": _get(env, "KIOSK_TECH_PIN"),
         "SYNC_BATCH_SIZE": _int(env, "SYNC_BATCH_SIZE", 500, minimum=1),
+        # Sync (issue 4): enrollment codes, key rotation, back-pressure and the kiosk's worker.
+        "ENROLLMENT_CODE_HOURS": _int(env, "ENROLLMENT_CODE_HOURS", 24, minimum=1),
+        "KEY_ROTATION_GRACE_HOURS": _int(env, "KEY_ROTATION_GRACE_HOURS", 168, minimum=1),
+        "SYNC_RATE_PER_MINUTE": _int(env, "SYNC_RATE_PER_MINUTE", 600, minimum=1),
+        "SYNC_LOCK_TIMEOUT_MS": _int(env, "SYNC_LOCK_TIMEOUT_MS", 5000, minimum=100),
+        "SYNC_INTERVAL_S": _int(env, "SYNC_INTERVAL_S", 10, minimum=1),
+        "SYNC_MAX_BACKOFF_S": _int(env, "SYNC_MAX_BACKOFF_S", 300, minimum=1),
         "SURVEY_TOKEN_DAYS": _int(env, "SURVEY_TOKEN_DAYS", 7, minimum=1),
         "SESSION_IDLE_MINUTES": _int(env, "SESSION_IDLE_MINUTES", 30, minimum=1),
         "LOG_LEVEL": (_get(env, "LOG_LEVEL") or "INFO").upper(),

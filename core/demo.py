@@ -18,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-DEMO = ROOT / "instance" / "demo"
+# State folder; DEMO_DIR moves it (the end-to-end test runs the demo in a temporary folder).
+DEMO = Path(os.environ.get("DEMO_DIR") or ROOT / "instance" / "demo")
 AGGREGATOR_PORT = int(os.environ.get("DEMO_AGGREGATOR_PORT", "8000"))
 KIOSK_PORT = int(os.environ.get("DEMO_KIOSK_PORT", "8001"))
 DEMO_UNIT, DEMO_COUNTER = "T-DEMO-TTHCC", "Q01"

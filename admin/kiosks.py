@@ -1,0 +1,153 @@
+"""Kiosk administration pages: the fleet, registering a kiosk (one-time code and QR), revoking,
+rotating keys and importing bundles. Thin: parse, call core.services.kiosks / ingest, render."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import qrcode
+import qrcode.image.svg
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+from admin.auth import current_user, login_required, role_required
+from core.services import ingest, kiosks
+
+bp = Blueprint("admin_kiosks", __name__, url_prefix="/admin/kiosks",
+               template_folder="templates")
+
+ADMIN_ERRORS = {
+    "bad_name": _l("Give the kiosk a name of at most 200 characters."),
+    "inactive_counter": _l("This counter is not active."),
+    "already_revoked": _l("This kiosk was already revoked."),
+    "not_active": _l("Only an enrolled, active kiosk can get a new key."),
+    "unknown_counter": _l("No such counter."),
+}
+BUNDLE_ERRORS = {
+    "not_a_bundle": _l("This file is not a kiosk bundle."),
+    "unknown_kiosk": _l("The bundle comes from a kiosk this server does not know."),
+    "bad_signature": _l("The bundle's signature is wrong; it may have been altered."),
+    "revoked": _l("The bundle comes from a revoked kiosk."),
+    "not_enrolled": _l("The bundle comes from a kiosk that has not finished enrollment."),
+}
+
+
+class RegisterKioskForm(FlaskForm):
+    counter = SelectField(_l("Counter"), coerce=int, validators=[DataRequired()])
+    name = StringField(_l("Kiosk name"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Register and show the code"))
+
+
+class BundleForm(FlaskForm):
+    bundle = FileField(_l("Bundle file"), validators=[FileRequired()])
+    submit = SubmitField(_l("Import"))
+
+
+class ActionForm(FlaskForm):
+    """CSRF only: revoke and rotate are plain POST buttons."""
+
+
+def qr_data_uri(text: str) -> str:
+    """A QR code as an SVG data URI (the CSP allows data: images; nothing is fetched)."""
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=12)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@bp.get("/")
+@login_required
+def fleet():
+    """Every kiosk in scope: last seen, queue, oldest unsent, sequence gaps, clock, version."""
+    user = current_user()
+    assert user is not None
+    after = request.args.get("after", type=int)
+    page = kiosks.fleet(user, after)
+    return render_template("admin/kiosks/fleet.html", page=page, form=ActionForm(),
+                           may_manage=user.role in ("admin", "manager"),
+                           may_import=user.role == "admin")
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required("admin", "manager")
+def register():
+    """Register a kiosk at a counter in scope and show its one-time enrollment code."""
+    user = current_user()
+    form = RegisterKioskForm()
+    form.counter.choices = kiosks.counters_in_scope(user)  # type: ignore[arg-type]
+    if form.validate_on_submit():
+        counter = kiosks.counter_for(user, form.counter.data)  # type: ignore[arg-type]
+        try:
+            done = kiosks.register(counter, form.name.data or "", user=user)
+        except kiosks.KioskAdminError as exc:
+            flash(str(ADMIN_ERRORS.get(exc.code, exc.code)), "error")
+            return render_template("admin/kiosks/register.html", form=form), 422
+        server = current_app.config["PUBLIC_URL"]
+        payload = json.dumps({"server": server, "code": done.code}, separators=(",", ":"))
+        # The code is shown on this response only; it is never stored in clear.
+        response = current_app.make_response(render_template(
+            "admin/kiosks/code.html", kiosk=done.kiosk, code=done.code, server=server,
+            qr=qr_data_uri(payload)))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    status = 422 if request.method == "POST" else 200
+    return render_template("admin/kiosks/register.html", form=form), status
+
+
+@bp.post("/<kiosk_id>/revoke")
+@role_required("admin", "manager")
+def revoke(kiosk_id: str):
+    """Revoke a kiosk: its requests and QR tokens are refused from now on."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    kiosk = kiosks.kiosk_for(current_user(), kiosk_id)  # type: ignore[arg-type]
+    try:
+        kiosks.revoke(kiosk, user=current_user())
+        flash(_("Kiosk %(name)s revoked.", name=kiosk.name), "success")
+    except kiosks.KioskAdminError as exc:
+        flash(str(ADMIN_ERRORS.get(exc.code, exc.code)), "error")
+    return redirect(url_for("admin_kiosks.fleet"))
+
+
+@bp.post("/<kiosk_id>/rotate")
+@role_required("admin", "manager")
+def rotate(kiosk_id: str):
+    """Issue a new key; the kiosk picks it up at its next sync, the old one stays valid a while."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    kiosk = kiosks.kiosk_for(current_user(), kiosk_id)  # type: ignore[arg-type]
+    try:
+        kiosks.rotate(kiosk, user=current_user())
+        flash(_("Kiosk %(name)s will switch to a new key at its next sync.", name=kiosk.name),
+              "success")
+    except kiosks.KioskAdminError as exc:
+        flash(str(ADMIN_ERRORS.get(exc.code, exc.code)), "error")
+    return redirect(url_for("admin_kiosks.fleet"))
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@role_required("admin")
+def import_bundle():
+    """Upload a bundle exported by an offline kiosk; importing it twice is harmless."""
+    form = BundleForm()
+    if form.validate_on_submit():
+        data = form.bundle.data.read()
+        try:
+            result = ingest.import_bundle(data, current_app.config["SYNC_BATCH_SIZE"],
+                                          user=current_user())
+        except ingest.BundleError as exc:
+            flash(str(BUNDLE_ERRORS.get(exc.code, exc.code)), "error")
+            return render_template("admin/kiosks/import.html", form=form), 422
+        flash(_("Bundle from %(name)s: %(accepted)s new, %(duplicates)s already stored, "
+                "%(rejected)s rejected.", name=result.kiosk_name, accepted=result.accepted,
+                duplicates=result.duplicates, rejected=result.rejected), "success")
+        return redirect(url_for("admin_kiosks.fleet"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("admin/kiosks/import.html", form=form), status

@@ -1,0 +1,90 @@
+"""`flask --app wsgi kiosks ...`: register, list, revoke and rotate kiosks; import bundles.
+
+For operators at the aggregator; `register` prints the one-time code as "Enrollment code: CODE".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from core.extensions import db
+from core.models import Kiosk
+from core.services import ingest, kiosks
+
+kiosks_cli = AppGroup("kiosks", help="Manage kiosks on the aggregator.")
+
+
+def _kiosk(public_id: str) -> Kiosk:
+    kiosk = kiosks.by_public_id(public_id)
+    if kiosk is None:
+        raise click.ClickException(f"No kiosk with id {public_id}.")
+    return kiosk
+
+
+@kiosks_cli.command("register")
+@click.option("--unit", "unit_code", required=True, help="Unit code, e.g. T-DEMO-TTHCC.")
+@click.option("--counter", "counter_code", required=True, help="Counter code within the unit.")
+@click.option("--name", required=True, help="A name people recognise, e.g. 'Kiosk quầy 01'.")
+def register_command(unit_code: str, counter_code: str, name: str) -> None:
+    """Register a kiosk and print its one-time enrollment code."""
+    try:
+        counter = kiosks.find_counter(unit_code, counter_code)
+        done = kiosks.register(counter, name)
+    except kiosks.KioskAdminError as exc:
+        raise click.ClickException(f"Cannot register the kiosk: {exc.code}") from None
+    expires = done.kiosk.enrollment_expires_at
+    click.echo(f"Kiosk {done.kiosk.public_id} registered at {unit_code}/{counter_code}.")
+    click.echo(f"Enrollment code: {done.code}")
+    click.echo(f"Valid until {expires:%Y-%m-%d %H:%M} UTC, once. Only its hash is stored.")
+
+
+@kiosks_cli.command("list")
+def list_command() -> None:
+    """List kiosks with their status and sync health."""
+    for kiosk in db.session.scalars(select(Kiosk).order_by(Kiosk.id)):
+        seen = f"{kiosk.last_seen_at:%Y-%m-%d %H:%M}" if kiosk.last_seen_at else "never"
+        click.echo(f"{kiosk.public_id}  {kiosk.status:8}  {kiosk.name}  last seen {seen}  "
+                   f"seq {kiosk.contiguous_seq}/{kiosk.max_seq}  queue {kiosk.queue_depth}")
+
+
+@kiosks_cli.command("revoke")
+@click.argument("kiosk_id")
+def revoke_command(kiosk_id: str) -> None:
+    """Revoke a kiosk: every further request from it is refused."""
+    try:
+        kiosks.revoke(_kiosk(kiosk_id))
+    except kiosks.KioskAdminError as exc:
+        raise click.ClickException(f"Cannot revoke: {exc.code}") from None
+    click.echo(f"Kiosk {kiosk_id} revoked.")
+
+
+@kiosks_cli.command("rotate")
+@click.argument("kiosk_id")
+def rotate_command(kiosk_id: str) -> None:
+    """Give a kiosk a new key (it picks it up at its next sync; the old key stays valid for the
+    grace period)."""
+    try:
+        kiosks.rotate(_kiosk(kiosk_id))
+    except kiosks.KioskAdminError as exc:
+        raise click.ClickException(f"Cannot rotate: {exc.code}") from None
+    hours = current_app.config["KEY_ROTATION_GRACE_HOURS"]
+    click.echo(f"Kiosk {kiosk_id}: new key issued; the previous key stays valid {hours} h.")
+
+
+@kiosks_cli.command("import-bundle")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_bundle_command(file: Path) -> None:
+    """Import a bundle exported by an offline kiosk (importing it twice is harmless)."""
+    try:
+        result = ingest.import_bundle(file.read_bytes(), current_app.config["SYNC_BATCH_SIZE"])
+    except ingest.BundleError as exc:
+        raise click.ClickException(f"Bundle refused: {exc.code}") from None
+    click.echo(f"Bundle from {result.kiosk_name}: {result.accepted} accepted, "
+               f"{result.duplicates} already stored, {result.rejected} rejected.")
+    for reason, count in sorted(result.reasons.items()):
+        click.echo(f"  rejected {count}: {reason}")
