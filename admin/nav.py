@@ -1,14 +1,10 @@
-"""The admin navigation: the pages a signed-in user may open, in the order they are used.
-
-Entries for pages other branches add (dashboard, kiosks) appear when a route under their
-prefix exists, so the layout needs no change when those blueprints are registered.
-"""
+"""The admin navigation: the pages a signed-in user may open, in the order they are used."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from admin.auth import current_user
@@ -18,17 +14,10 @@ from admin.auth import current_user
 class NavItem:
     label: object
     roles: tuple[str, ...]
-    endpoint: str | None = None
-    prefix: str | None = None  # find the page by URL prefix when its endpoint is not ours
+    endpoint: str
 
-    def url(self) -> str | None:
-        if self.endpoint is not None:
-            return url_for(self.endpoint)
-        for rule in sorted(current_app.url_map.iter_rules(), key=lambda r: len(r.rule)):
-            methods = rule.methods or set()
-            if rule.rule.rstrip("/") == self.prefix and "GET" in methods and not rule.arguments:
-                return url_for(rule.endpoint)
-        return None
+    def url(self) -> str:
+        return url_for(self.endpoint)
 
 
 ALL = ("admin", "manager", "viewer")
@@ -36,11 +25,12 @@ ITEMS = (
     NavItem(_l("Start"), ALL, endpoint="admin.home"),
     NavItem(_l("Dashboard"), ALL, endpoint="dashboard.index"),
     NavItem(_l("Units"), ALL, endpoint="admin_units.index"),
-    NavItem(_l("Kiosks"), ("admin", "manager"), prefix="/admin/kiosks"),
+    NavItem(_l("Kiosks"), ("admin", "manager"), endpoint="admin_kiosks.fleet"),
     NavItem(_l("Procedures"), ("admin",), endpoint="admin_catalog.procedures"),
     NavItem(_l("Questionnaires"), ALL, endpoint="admin_questionnaires.index"),
     NavItem(_l("Users"), ("admin", "manager"), endpoint="admin_users.index"),
     NavItem(_l("Audit log"), ("admin",), endpoint="admin_audit.index"),
+    NavItem(_l("API tokens"), ALL, endpoint="dashboard.tokens"),
     NavItem(_l("My account"), ALL, endpoint="admin_account.password"),
 )
 
@@ -52,8 +42,6 @@ def nav_for(role: str) -> list[tuple[str, object, bool]]:
         if role not in item.roles:
             continue
         url = item.url()
-        if url is None:
-            continue
         current = request.path == url or (url != url_for("admin.home")
                                            and request.path.startswith(url.rstrip("/") + "/"))
         entries.append((url, item.label, current))

@@ -256,11 +256,12 @@ def nav_labels(html: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("role", "expected"), [
-    ("admin", ["Trang đầu", "Bảng tổng hợp", "Đơn vị", "Thủ tục", "Bảng hỏi", "Người dùng",
-               "Nhật ký kiểm tra", "Tài khoản của tôi"]),
-    ("manager", ["Trang đầu", "Bảng tổng hợp", "Đơn vị", "Bảng hỏi", "Người dùng",
-                 "Tài khoản của tôi"]),
-    ("viewer", ["Trang đầu", "Bảng tổng hợp", "Đơn vị", "Bảng hỏi", "Tài khoản của tôi"]),
+    ("admin", ["Trang đầu", "Bảng tổng hợp", "Đơn vị", "Kiosk", "Thủ tục", "Bảng hỏi",
+               "Người dùng", "Nhật ký kiểm tra", "Mã truy cập API", "Tài khoản của tôi"]),
+    ("manager", ["Trang đầu", "Bảng tổng hợp", "Đơn vị", "Kiosk", "Bảng hỏi", "Người dùng",
+                 "Mã truy cập API", "Tài khoản của tôi"]),
+    ("viewer", ["Trang đầu", "Bảng tổng hợp", "Đơn vị", "Bảng hỏi", "Mã truy cập API",
+                "Tài khoản của tôi"]),
 ])
 def test_the_navigation_offers_each_role_its_pages(client, org, role, expected):
     sign_in(client, user_of(org, role))
