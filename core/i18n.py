@@ -27,11 +27,18 @@ def select_locale() -> str:
     chosen = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
     if chosen in LOCALES:
         return chosen
-    if request.accept_languages:
+    if request.accept_languages and not _shared_screen():
         best = request.accept_languages.best_match(LOCALES)
         if best:
             return best
     return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _shared_screen() -> bool:
+    """A kiosk screen: its browser's language says nothing about the citizen in front of it, so
+    only the citizen's own choice (the switch's cookie) moves it off the default. The counter
+    software's local API is a program and may still ask for a language."""
+    return request.path.startswith("/kiosk") and not request.path.startswith("/kiosk/api/")
 
 
 def current_locale() -> str:

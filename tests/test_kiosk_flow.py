@@ -59,7 +59,8 @@ def test_idle_shows_the_question_counter_and_the_three_level_scale_in_vietnamese
 
 def test_idle_shows_the_five_level_sipas_scale_in_english(app, client):
     configure(scale=5)
-    html = client.get("/kiosk/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    client.set_cookie("lang", "en")  # the citizen chose English with the switch
+    html = client.get("/kiosk/").get_data(as_text=True)
     assert "Are you satisfied with our service today?" in html
     labels = re.findall(r'<span class="kiosk-label">([^<]+)</span>', html)
     assert labels == ["Very satisfied", "Satisfied", "Neutral", "Dissatisfied",
@@ -127,7 +128,8 @@ def test_a_level_that_is_not_a_button_is_refused_and_nothing_is_stored(kiosk, cl
 
 
 def test_a_missing_level_is_refused_in_english_for_an_english_speaker(kiosk, client):
-    response = client.post("/kiosk/rate", data={}, headers={"Accept-Language": "en"})
+    client.set_cookie("lang", "en")
+    response = client.post("/kiosk/rate", data={})
     assert response.status_code == 400
     assert "This answer is not one of the buttons; nothing was recorded." in response.get_data(
         as_text=True)
@@ -445,6 +447,14 @@ def test_every_kiosk_form_needs_its_csrf_token(app_factory):
             assert client.post(path, data={"pin": "1111", "officer": "CB001"}).status_code == 400
         assert client.get("/kiosk/staff").get_data(as_text=True).count("Chưa có công chức") == 1
         db.session.remove()
+
+
+def test_the_kiosk_browser_language_does_not_change_the_default(kiosk, client):
+    """A kiosk is shared: Chromium's own Accept-Language says nothing about the citizen."""
+    html = client.get("/kiosk/", headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(
+        as_text=True)
+    assert '<html lang="vi">' in html
+    assert "Ông/Bà có hài lòng với sự phục vụ hôm nay không?" in html
 
 
 def test_the_language_switch_offers_only_the_configured_languages(app, client):

@@ -304,7 +304,8 @@ def test_status_shows_the_outbox_and_sync_health(kiosk, client):
     state.clock_offset_s = -2.5
     db.session.commit()
     client.post("/kiosk/status", data={"pin": TECH_PIN})
-    html = client.get("/kiosk/status", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    client.set_cookie("lang", "en")
+    html = client.get("/kiosk/status").get_data(as_text=True)
     assert '<dd data-fact="waiting">2 (1 still in the follow-up)</dd>' in html
     # An hour old when the page was made; a slow machine may take a second or two to render it.
     age = re.search(r'data-fact="oldest">([\d,]+) seconds old', html)
