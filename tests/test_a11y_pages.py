@@ -304,6 +304,9 @@ def test_every_admin_page_for_each_role(site, contexts, role):
     for name, path in ADMIN_PAGES:
         response = page.goto(site.url + path.format(**site.ids))
         statuses[name] = response.status
+        styled = page.locator("link[href$='/admin.css']").count()
+        if response.status == 200 and not styled:  # the navigation's styles (refusals: core's)
+            problems.append(f"{role} {name}: admin.css is not loaded")
         check(page, f"{role} {name} ({response.status})", problems)
     page.close()
     assert problems == [], "\n".join(problems)
