@@ -241,6 +241,8 @@ def check(page, where: str, problems: list[str], *, locale: str = "vi", kiosk: b
         problems.extend(f"{where}: kiosk target {found}"
                         for found in page.evaluate(TARGETS_JS, [KIOSK_MIN, False]))
     check_focus(page, where, problems)
+    if extra := overflow(page):
+        problems.append(f"{where}: scrolls sideways by {extra}")
     for name, viewport in (("360px", PHONE), ("200%", zoomed)):
         if viewport is None or viewport["width"] >= size["width"]:
             continue
@@ -300,13 +302,17 @@ def test_every_admin_page_for_each_role(site, contexts, role):
     page.goto(site.url + "/admin/login")
     check(page, "login", problems)
     sign_in(page, site.url, ROLES[role])
-    statuses = {}
+    statuses: dict[str, int] = {}
+    statuses_checked: set[int] = set()
     for name, path in ADMIN_PAGES:
         response = page.goto(site.url + path.format(**site.ids))
         statuses[name] = response.status
         styled = page.locator("link[href$='/admin.css']").count()
         if response.status == 200 and not styled:  # the navigation's styles (refusals: core's)
             problems.append(f"{role} {name}: admin.css is not loaded")
+        if response.status != 200 and response.status in statuses_checked:
+            continue  # one refusal page is the same template as the next
+        statuses_checked.add(response.status)
         check(page, f"{role} {name} ({response.status})", problems)
     page.close()
     assert problems == [], "\n".join(problems)
@@ -385,3 +391,64 @@ def test_the_kiosk_screens(site, browser, scale):
         context.close()
     site.set_kiosk()
     assert problems == [], "\n".join(problems)
+
+
+def test_the_kiosk_error_screen_returns_to_idle_by_itself(site, browser):
+    site.set_kiosk(idle_timeout_s=1)
+    context = browser.new_context(viewport={"width": 1080, "height": 1920}, has_touch=True,
+                                  locale="vi-VN")
+    page = context.new_page()
+    response = page.goto(site.url + "/kiosk/followup?r=forged")
+    assert response.status == 400
+    assert page.locator("meta[http-equiv=refresh]").count() == 0  # only inside <noscript>
+    page.wait_for_url("**/kiosk/", timeout=15_000)
+    context.close()
+    site.set_kiosk()
+
+
+NO_SCRIPT_PAGES = ["/admin/login", "/cong-khai/{centre_code}", "/kiosk/", "/kiosk/staff",
+                   "/admin/no-such-page"]
+
+
+def test_pages_render_and_reflow_without_javascript(site, browser):
+    context = browser.new_context(viewport=PHONE, locale="vi-VN", java_script_enabled=False)
+    page = context.new_page()
+    problems: list[str] = []
+    for path in NO_SCRIPT_PAGES:
+        page.goto(site.url + path.format(**site.ids))
+        if page.locator("h1").count() != 1:
+            problems.append(f"{path}: no heading without script")
+        if extra := overflow_without_script(page):
+            problems.append(f"{path}: scrolls sideways by {extra}px without script")
+    sign_in(page, site.url, "lan")  # the sign-in form works as a plain form
+    page.goto(site.url + "/admin/dashboard")
+    if page.locator("h1").count() != 1 or page.locator("table").count() == 0:
+        problems.append("dashboard: figures missing without script")
+    context.close()
+    assert problems == [], "\n".join(problems)
+
+
+def overflow_without_script(page) -> int:
+    """Playwright's evaluate runs even when the page's own scripts are off."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def test_the_checks_catch_what_they_look_for(browser):
+    """The target, focus, structure and overflow checks fail on a page built to fail them."""
+    page = browser.new_page(viewport=PHONE)
+    page.set_content("""<html><body><style>
+      .tiny { width: 12px; height: 12px; padding: 0; border: 0; outline: none; }
+      .wide { width: 500px; }</style>
+      <button class="tiny">a</button><button class="tiny">b</button>
+      <p>Read <a href="#x">the rules</a> in this sentence.</p>
+      <div class="wide">wide</div></body></html>""")
+    problems: list[str] = []
+    check(page, "bad", problems, zoomed=None)
+    page.close()
+    found = "\n".join(problems)
+    assert "lang=''" in found and "0 h1 elements" in found and "0 main landmarks" in found
+    assert "skip link" in found
+    assert found.count("target button.tiny") >= 2  # two small buttons side by side
+    assert "target a" not in found  # a link in a sentence is exempt
+    assert "no visible focus on 'button a'" in found
+    assert "scrolls sideways" in found
