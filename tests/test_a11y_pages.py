@@ -333,8 +333,40 @@ def test_an_admin_form_on_a_phone(site, contexts):
                  "/cong-khai/{centre_code}"):
         page.goto(site.url + path.format(**site.ids))
         check(page, f"phone {path}", problems, zoomed={"width": 180, "height": 370})
+    page.goto(site.url + "/admin/dashboard?period=year")
+    problems.extend(chart_problems(page))
     page.close()
     assert problems == [], "\n".join(problems)
+
+
+CHART_JS = """() => {
+  const chart = document.querySelector('svg.trend');
+  const labels = [...chart.querySelectorAll('text')].filter(t => getComputedStyle(t).display
+    !== 'none').map(t => ({text: t.textContent, height: t.getBoundingClientRect().height,
+                           fill: getComputedStyle(t).fill}));
+  const dashed = [...chart.querySelectorAll('polyline')].map(l =>
+    getComputedStyle(l).strokeDasharray);
+  return {role: chart.getAttribute('role'), title: chart.querySelector('title').textContent,
+          labels, dashed, caption: chart.closest('section').querySelector('caption').textContent};
+}"""
+
+
+def chart_problems(page) -> list[str]:
+    """The trend chart on a phone: named, legible labels, lines told apart by more than colour."""
+    chart = page.evaluate(CHART_JS)
+    problems = []
+    if chart["role"] != "img" or not chart["title"].strip():
+        problems.append("trend chart: no role=img with a title")
+    small = [label["text"] for label in chart["labels"] if label["height"] < 9]
+    if small or len(chart["labels"]) < 6:
+        problems.append(f"trend chart labels too small or missing at 360 px: {small}")
+    if not any(label["fill"] == "rgb(17, 17, 17)" for label in chart["labels"]):
+        problems.append("trend chart labels are not drawn in the text colour")
+    if sorted(dash != "none" for dash in chart["dashed"]) != [False, True]:
+        problems.append(f"trend lines differ by colour only: {chart['dashed']}")
+    if "●" not in chart["caption"] or "■" not in chart["caption"]:
+        problems.append("the trend table's caption does not name the markers")
+    return problems
 
 
 def test_the_public_page_and_the_error_pages(site, contexts):
