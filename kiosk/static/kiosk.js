@@ -77,7 +77,7 @@
     if (timeout > 0) { tick(); }
   }
 
-  if (kind === "thanks") {
+  if (kind === "thanks" || kind === "error") {
     var back = screen.getAttribute("data-reset-url");
     after(timeout, function () { window.location.replace(back); });
   }
