@@ -12,7 +12,6 @@ at 1366×768 and on a 360×740 phone:
 - `<html lang>` is the page's locale, there is one h1, one main landmark and a skip link to it.
 
 The app is served by a thread (werkzeug) on a database of its own, with CSRF protection on.
-Kiosk admin pages (owned by the sync branch) join by adding one line to ADMIN_PAGES.
 """
 
 from __future__ import annotations
@@ -71,6 +70,9 @@ ADMIN_PAGES: list[tuple[str, str]] = [
     ("items", "/admin/dashboard/items"),
     ("comments", "/admin/dashboard/comments"),
     ("api-tokens", "/admin/api-tokens"),
+    ("kiosks", "/admin/kiosks/"),
+    ("kiosk-new", "/admin/kiosks/new"),
+    ("kiosk-import", "/admin/kiosks/import"),
 ]
 ROLES = {"admin": "root", "manager": "lan", "viewer": "xem"}
 
