@@ -7,15 +7,17 @@ admin "API tokens" page; every answer is scoped like that user's dashboard. Erro
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
+from flask_babel import format_number
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized
 
 from admin.openapi import register_paths
-from core import sipas
+from core import ratelimit, sipas
 from core.extensions import csrf, db
 from core.models import Counter, Procedure, User
 from core.services import api_tokens, reports, scope, survey_tokens
@@ -41,6 +43,12 @@ def _user() -> User:
         error = Unauthorized()
         error.sipas_message = _("A valid API token is required (Authorization: Bearer <token>).")  # type: ignore[attr-defined]
         raise error
+    limit = ratelimit.Limit(*current_app.config["API_RATE_LIMIT"])
+    # Per token, keyed by a digest so the store never holds a usable secret.
+    key = hashlib.sha256(secret.encode()).hexdigest()[:32]  # type: ignore[union-attr]
+    ratelimit.enforce("api-token", key, limit, lambda wait: _(
+        "Too many requests with this API token. Please wait %(seconds)s seconds and try again.",
+        seconds=format_number(wait)))
     return user
 
 
