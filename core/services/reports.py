@@ -394,9 +394,24 @@ def service_element_of_item(q: Questionnaire) -> dict[str, str]:
     return {item.code: element.code for element in q.elements for item in element.items}
 
 
+def policy_element_of_item(q: Questionnaire) -> dict[str, str]:
+    """Items of the optional policy module (SIPAS.md items 1–14), whether or not the active
+    version has it on: earlier or later versions of the period may have collected them."""
+    return {item.code: element.code for element in q.policy_elements for item in element.items}
+
+
+BASIS_SERVICE = "service"
+BASIS_COMBINED = "service+policy"
+
+
 @dataclass
 class Headline:
-    """The dashboard's headline for one filter."""
+    """The dashboard's headline for one filter.
+
+    ``sipas`` is the SIPAS-style index: the service index, or (``basis`` "service+policy") the
+    mean of the policy and service indices when responses with the policy module are in the
+    period (SIPAS.md, "The indices"). ``policy`` is None when there are none.
+    """
 
     sipas: Figure
     elements: dict[str, Figure]
@@ -408,12 +423,21 @@ class Headline:
     tap_distribution: dict[int, int] = field(default_factory=dict)
     # Every summed cell of the period, so reasons and perception need no second query.
     totals: CellTotals | None = None
+    service: Figure | None = None
+    policy: Figure | None = None
+    policy_elements: dict[str, Figure] = field(default_factory=dict)
+    basis: str = BASIS_SERVICE
 
     def as_dict(self) -> dict[str, object]:
+        service = self.service or self.sipas
         return {
             "method_version": self.method_version,
-            "sipas_index": self.sipas.as_dict(),
+            "sipas_index": {**self.sipas.as_dict(), "method_version": self.method_version,
+                            "basis": self.basis},
+            "service_index": service.as_dict(),
+            "policy_index": self.policy.as_dict() if self.policy else None,
             "elements": {code: fig.as_dict() for code, fig in self.elements.items()},
+            "policy_elements": {code: fig.as_dict() for code, fig in self.policy_elements.items()},
             "counter_rate": self.counter_rate.as_dict(),
             "respondents": self.respondents,
         }
@@ -497,7 +521,33 @@ def totals_by_unit(
 
 
 def _headline_codes(q: Questionnaire) -> list[str]:
-    return [TAP, RESPONDENTS, *service_element_of_item(q)]
+    return [TAP, RESPONDENTS, *service_element_of_item(q), *policy_element_of_item(q)]
+
+
+def _policy_figures(
+    t: CellTotals, f: Filters, q: Questionnaire, excluded: float | None
+) -> tuple[Figure | None, dict[str, Figure]]:
+    """The policy index and its element indices, or (None, {}) when no response of the period
+    answered the policy module. Its n is the largest number of valid answers to one policy
+    item: a lower bound on the respondents who had the module (the rollups keep no separate
+    respondent count for it), so suppression errs on the side of hiding."""
+    element_of = policy_element_of_item(q)
+    if not f.survey_channels or not element_of:
+        return None, {}
+    counts = {item: t.counts(item) for item in element_of}
+    if not any(c.valid + c.no_opinion + c.misuse_valid + c.misuse_no_opinion
+               for c in counts.values()):
+        return None, {}
+    inc = f.include_misuse
+    result = sipas.compute_service(counts, element_of, include_misuse=inc)
+    n_of = {item: _sat_valid(c, inc)[1] for item, c in counts.items()}
+    elements = {
+        element.code: _index_figure(
+            result.elements.get(element.code), max((n_of[i.code] for i in element.items),
+                                                   default=0), excluded)
+        for element in q.policy_elements
+    }
+    return _index_figure(result.service, max(n_of.values(), default=0), excluded), elements
 
 
 def headline_from_totals(t: CellTotals, f: Filters, q: Questionnaire) -> Headline:
@@ -521,9 +571,18 @@ def headline_from_totals(t: CellTotals, f: Filters, q: Questionnaire) -> Headlin
     for element in q.elements:
         n = max((items[i.code].n for i in element.items), default=0)
         elements[element.code] = _index_figure(result.elements.get(element.code), n, resp_excluded)
-    service = _index_figure(sipas.sipas_index(result.service), respondents, resp_excluded)
+    service = _index_figure(result.service, respondents, resp_excluded)
     if result.suppressed:
         service = replace(service, suppressed=True)
+    policy, policy_elements = _policy_figures(t, f, q, resp_excluded)
+    if policy is None:
+        combined, basis = service, BASIS_SERVICE
+    else:
+        # A figure built partly on an insufficient policy sample is itself not shown.
+        value = sipas.sipas_index(result.service, policy.value)
+        combined = replace(_index_figure(value, respondents, resp_excluded),
+                           suppressed=service.suppressed or policy.suppressed)
+        basis = BASIS_COMBINED
     tap = t.counts(TAP) if f.kiosk else sipas.Counts()
     rate = _figure_from_proportion(sipas.counter_rate(tap, include_misuse=inc))
     distribution = {lv: 0 for lv in (5, 4, 3, 2, 1, 0)}
@@ -536,8 +595,9 @@ def headline_from_totals(t: CellTotals, f: Filters, q: Questionnaire) -> Headlin
         lv: tap.by_level[lv - 1] + (tap.misuse_by_level[lv - 1] if inc else 0)
         for lv in (5, 4, 3, 2, 1)
     }
-    return Headline(service, elements, items, rate, respondents, result.method_version,
-                    distribution, tap_distribution)
+    return Headline(combined, elements, items, rate, respondents, result.method_version,
+                    distribution, tap_distribution, service=service, policy=policy,
+                    policy_elements=policy_elements, basis=basis)
 
 
 def _sat_valid(c: sipas.Counts, include_misuse: bool) -> tuple[int, int]:
@@ -562,6 +622,10 @@ def headline(f: Filters, with_previous: bool = True) -> Headline:
 
 def _with_previous(current: Headline, prev: Headline) -> None:
     current.sipas = current.sipas.with_previous(prev.sipas)
+    if current.service is not None:
+        current.service = current.service.with_previous(prev.service)
+    if current.policy is not None:
+        current.policy = current.policy.with_previous(prev.policy)
     current.counter_rate = current.counter_rate.with_previous(prev.counter_rate)
     current.elements = {
         code: fig.with_previous(prev.elements.get(code)) for code, fig in current.elements.items()
@@ -583,6 +647,7 @@ class TrendPoint:
     month: date
     sipas: Figure
     counter_rate: Figure
+    basis: str = BASIS_SERVICE
 
 
 def trend(f: Filters, months: int = TREND_MONTHS) -> list[TrendPoint]:
@@ -600,7 +665,7 @@ def trend(f: Filters, months: int = TREND_MONTHS) -> list[TrendPoint]:
     for i in range(months):
         y, m = _shift_month(sy, sm, i)
         h = headline_from_totals(by_month.get(f"{y:04d}-{m:02d}", CellTotals()), span, q)
-        points.append(TrendPoint(date(y, m, 1), h.sipas, h.counter_rate))
+        points.append(TrendPoint(date(y, m, 1), h.sipas, h.counter_rate, h.basis))
     return points
 
 
@@ -653,6 +718,7 @@ class RankRow:
     previous_rank: int | None
     change: int | None
     tap_rank: int | None = None
+    basis: str = BASIS_SERVICE
 
 
 def _merge_into(target: CellTotals, source: CellTotals) -> None:
@@ -725,7 +791,7 @@ def _ranking_rows(units, current, previous) -> list[RankRow]:
             sipas=head.sipas.with_previous(prev_head.sipas),
             counter_rate=head.counter_rate.with_previous(prev_head.counter_rate),
             rank=r, previous_rank=prev_ranks.get(unit.id), change=changes.get(unit.id),
-            tap_rank=tap_r,
+            tap_rank=tap_r, basis=head.basis,
         ))
     rows.sort(key=lambda row: (row.unit.level, row.rank is None, row.rank or 0, row.unit.code))
     return rows
