@@ -49,9 +49,8 @@ def raw_taps() -> tuple[Tally, Tally, Tally, Tally]:
         taps[(*dims, "TAP", row.level, flagged)] += 1
         for code in row.reasons or []:
             reasons[(*dims, f"reason:{code}", 0, flagged)] += 1
-        if not flagged:
-            hours[(row.unit_id, row.local_day, row.local_hour)] += 1
-            hours_sat[(row.unit_id, row.local_day, row.local_hour)] += int(row.level >= 4)
+        hours[(row.unit_id, row.local_day, row.local_hour, flagged)] += 1
+        hours_sat[(row.unit_id, row.local_day, row.local_hour, flagged)] += int(row.level >= 4)
     return taps, reasons, hours, hours_sat
 
 
@@ -116,8 +115,8 @@ def test_generated_history_has_rollups_equal_to_raw_counts(demo):
     assert fine_cells(RollupCount.item_code.startswith("reason:")) == reasons
     assert fine_cells(RollupCount.channel != "kiosk") == raw_survey()
     h = RollupHour
-    stored = {(u, d, hr): (t, s) for u, d, hr, t, s in db.session.execute(
-        select(h.unit_id, h.day, h.hour, h.total, h.satisfied))}
+    stored = {(u, d, hr, m): (t, s) for u, d, hr, m, t, s in db.session.execute(
+        select(h.unit_id, h.day, h.hour, h.misuse, h.total, h.satisfied))}
     assert stored == {k: (n, hours_sat[k]) for k, n in hours.items()}
     coarse_matches_fine()
 

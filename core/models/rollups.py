@@ -42,13 +42,18 @@ class RollupCount(db.Model):
 
 
 class RollupHour(db.Model):
-    """Kiosk taps per unit, local day and hour: the hour-by-weekday heat map."""
+    """Kiosk taps per unit, local day, hour and misuse flag: the hour-by-weekday heat map.
+
+    Taps flagged as misuse are kept in cells of their own (``misuse`` true) so the heat map can
+    honour the dashboard's misuse filter; flagged, never deleted.
+    """
 
     __tablename__ = "rollup_hours"
 
     unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    misuse: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=False)
     satisfied: Mapped[int] = mapped_column(BigInteger, default=0)
     total: Mapped[int] = mapped_column(BigInteger, default=0)
 

@@ -280,7 +280,8 @@ class _Tallies:
                       [(*k, n) for k, n in sorted(coarse.items())])
         writer.upsert(RollupUnitMonth.__table__, MONTH_KEYS, ["count"],
                       [(*k, n) for k, n in sorted(months.items())])
-        writer.upsert(RollupHour.__table__, ["unit_id", "day", "hour"], ["total", "satisfied"],
+        writer.upsert(RollupHour.__table__, ["unit_id", "day", "hour", "misuse"],
+                      ["total", "satisfied"],
                       [(*k, n, self.hours_sat[k]) for k, n in sorted(self.hours.items())])
         self.__init__()
 
@@ -433,9 +434,8 @@ def _tap(rng, place: _Place, day, hour, minute, second, first, last, officer_eff
     t.fine[(*dims, TAP, level, flagged)] += 1
     for code in chosen:
         t.fine[(*dims, f"reason:{code}", 0, flagged)] += 1
-    if not flagged:
-        t.hours[(place.unit.id, day, hour)] += 1
-        t.hours_sat[(place.unit.id, day, hour)] += int(level >= 4)
+    t.hours[(place.unit.id, day, hour, flagged)] += 1
+    t.hours_sat[(place.unit.id, day, hour, flagged)] += int(level >= 4)
 
 
 # Identifiers come from their own generator seeded from the OS: the history is reproducible

@@ -688,14 +688,18 @@ class HeatCell:
 
 
 def heatmap(f: Filters) -> dict[tuple[int, int], HeatCell]:
-    """Kiosk taps (misuse left out, as the hour cells count them) by weekday and local hour."""
+    """Kiosk taps by weekday and local hour; taps flagged as misuse only when the filter
+    includes them. Survey channels have no hour: without the kiosk channel the map is empty."""
     if not f.kiosk:
         return {}
     h = RollupHour
     dow = _weekday_key(h.day)
+    conds = [h.day >= f.period.start, h.day <= f.period.end, h.unit_id.in_(_unit_ids(f.unit))]
+    if not f.include_misuse:
+        conds.append(h.misuse.is_(False))
     stmt = (
         select(dow, h.hour, func.sum(h.total), func.sum(h.satisfied))
-        .where(h.day >= f.period.start, h.day <= f.period.end, h.unit_id.in_(_unit_ids(f.unit)))
+        .where(*conds)
         .group_by(dow, h.hour)
     )
     cells = {}
