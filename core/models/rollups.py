@@ -95,3 +95,26 @@ class RollupUnitMonth(db.Model):
     level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     misuse: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=False)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RollupDimMonth(db.Model):
+    """``RollupCount`` without the officer, summed by local month (``month`` is its first day).
+
+    Breakdowns by counter, procedure and field over whole months read these instead of a
+    month of daily fine cells (the days of a partial month still come from ``RollupCount``).
+    Maintained by ``core.services.rollups.add`` in the same transaction, so it always equals
+    the sums of the fine cells.
+    """
+
+    __tablename__ = "rollup_dim_months"
+    __table_args__ = (Index("ix_rollup_dim_months_month_unit", "month", "unit_id"),)
+
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counter_id: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
+    procedure_id: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    misuse: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=False)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -3,9 +3,10 @@
 Headline figures, the monthly trend, the level distribution, item drill-down, follow-up reasons,
 perception results and the child-unit ranking are SUM ... GROUP BY queries over the coarse
 ``rollup_unit_months`` cells (whole months) and ``rollup_unit_days`` cells (the days of a
-partial month); breakdowns by counter, procedure, field and officer read the fine
-``rollup_counts`` cells; the heat map reads ``rollup_hours``. Raw rows are read only for comments
-and exports. Scoping by unit is enforced here with ``core.services.scope`` on every call.
+partial month); breakdowns by counter, procedure and field read ``rollup_dim_months`` for whole
+months and the fine ``rollup_counts`` cells for partial ones, by officer the fine cells; the
+heat map reads ``rollup_hours``. Raw rows are read only for comments and exports. Scoping by
+unit is enforced here with ``core.services.scope`` on every call.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from core.models import (
     Procedure,
     ProcedureField,
     RollupCount,
+    RollupDimMonth,
     RollupHour,
     RollupUnitDay,
     RollupUnitMonth,
@@ -879,19 +881,8 @@ def breakdown(user: User, f: Filters, by: str) -> list[BreakdownRow]:
     if by == "officer" and not scope.may_see_officers(user):
         raise NotAllowed("officer-level figures are for administrators and managers")
     q = questionnaire()
-    r = RollupCount
-    dim = {"counter": r.counter_id, "officer": r.officer_id}.get(by, r.procedure_id)
-    stmt = (
-        select(dim, r.item_code, r.level, r.misuse, func.sum(r.count))
-        .where(
-            r.day >= f.period.start, r.day <= f.period.end,
-            r.unit_id.in_(_unit_ids(f.unit)), r.channel.in_(f.channels),
-            r.item_code.in_(_headline_codes(q)), dim != 0,
-        )
-        .group_by(dim, r.item_code, r.level, r.misuse)
-    )
     per_key: dict[int, CellTotals] = defaultdict(CellTotals)
-    for key, code, level, misuse, count in db.session.execute(stmt):
+    for key, code, level, misuse, count in _dim_cells(f, by, _headline_codes(q)):
         per_key[int(key)].add(code, level, misuse, count)
     labels = _labels(by, list(per_key))
     if by == "field":
@@ -925,6 +916,38 @@ def breakdown(user: User, f: Filters, by: str) -> list[BreakdownRow]:
         )
         db.session.commit()
     return rows
+
+
+def _dim_cells(f: Filters, by: str, codes: list[str]):
+    """(dimension id, item, level, misuse, count) summed over a filter's period.
+
+    Counters and procedures read whole months from ``rollup_dim_months`` and only the days of
+    partial months from the fine cells; officers (not in the monthly cells, and audited) always
+    read the fine cells.
+    """
+    if by == "officer":
+        sources = [(RollupCount, RollupCount.day, f.period.start, f.period.end)]
+    else:
+        days, months = _split(f.period.start, f.period.end)
+        sources = [(RollupCount, RollupCount.day, lo, hi) for lo, hi in days]
+        if months is not None:
+            sources.append((RollupDimMonth, RollupDimMonth.month, *months))
+    for model, column, lo, hi in sources:
+        if by == "counter":
+            dim = model.counter_id
+        elif by == "officer":
+            dim = RollupCount.officer_id
+        else:
+            dim = model.procedure_id
+        stmt = (
+            select(dim, model.item_code, model.level, model.misuse, func.sum(model.count))
+            .where(
+                column >= lo, column <= hi, model.unit_id.in_(_unit_ids(f.unit)),
+                model.channel.in_(f.channels), model.item_code.in_(codes), dim != 0,
+            )
+            .group_by(dim, model.item_code, model.level, model.misuse)
+        )
+        yield from db.session.execute(stmt)
 
 
 def _labels(by: str, keys: list[int]) -> dict[int, tuple[str, str]]:

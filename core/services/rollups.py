@@ -14,7 +14,7 @@ from datetime import date
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.extensions import db
-from core.models import RollupCount, RollupHour, RollupUnitDay, RollupUnitMonth
+from core.models import RollupCount, RollupDimMonth, RollupHour, RollupUnitDay, RollupUnitMonth
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,22 @@ def _add_unit_days(tally: Tally[Key]) -> None:
             set_={"count": model.__table__.c.count + stmt.excluded.count},
         )
         db.session.execute(stmt, rows)
+    # Counter x procedure x month cells for the breakdown pages.
+    dims: Tally[tuple] = Tally()
+    for k, n in tally.items():
+        dims[(k.unit_id, k.counter_id or 0, k.procedure_id or 0, k.day.replace(day=1),
+              k.channel, k.item_code, k.level, k.misuse)] += n
+    rows = [
+        {"unit_id": u, "counter_id": c, "procedure_id": p, "month": mo, "channel": ch,
+         "item_code": i, "level": lv, "misuse": m, "count": n}
+        for (u, c, p, mo, ch, i, lv, m), n in sorted(dims.items())
+    ]
+    stmt = _insert(RollupDimMonth)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[c.name for c in RollupDimMonth.__table__.primary_key.columns],
+        set_={"count": RollupDimMonth.__table__.c.count + stmt.excluded.count},
+    )
+    db.session.execute(stmt, rows)
 
 
 def add_hours(cells: Iterable[tuple], misuse: bool = False) -> None:
