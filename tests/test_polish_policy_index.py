@@ -140,3 +140,18 @@ def test_the_xlsx_report_carries_both_indices_and_the_method(dataset, client):
     assert (cells["E5"], cells["Q5"], cells["R5"]) == (78.41, 81.82, 75.0)
     assert cells["S5"] == "Trung bình chỉ số chính sách và chỉ số phục vụ"
     assert cells["T5"] == "sipas-2023.1"
+
+
+def test_flagged_or_no_opinion_policy_answers_leave_the_service_index(demo):
+    x1 = counter_of("T-DEMO-X1")
+    for _ in range(10):
+        respond(x1, NOV, {**{code: 5 for code in ALL}, "PL1": 0, "PL2": 0})
+    respond(x1, NOV, {code: 1 for codes in POLICY.values() for code in codes},
+            misuse="rate_limited")
+    db.session.commit()
+    h = reports.headline(nov("T-DEMO-X1"))
+    assert h.policy is None and h.basis == "service" and h.sipas.value == 100.0
+    with_misuse = reports.headline(reports.Filters(
+        unit("T-DEMO-X1"), reports.month_period(2026, 11), include_misuse=True))
+    assert with_misuse.basis == "service+policy" and with_misuse.policy.value == 0.0
+    assert with_misuse.policy.suppressed and with_misuse.sipas.suppressed

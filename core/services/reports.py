@@ -537,12 +537,13 @@ def _policy_figures(
     if not f.survey_channels or not element_of:
         return None, {}
     counts = {item: t.counts(item) for item in element_of}
-    if not any(c.valid + c.no_opinion + c.misuse_valid + c.misuse_no_opinion
-               for c in counts.values()):
-        return None, {}
     inc = f.include_misuse
-    result = sipas.compute_service(counts, element_of, include_misuse=inc)
     n_of = {item: _sat_valid(c, inc)[1] for item, c in counts.items()}
+    # Only answers the filter counts make the module present: a flagged response alone, or
+    # "no opinion" everywhere, leaves the index the service index.
+    if not any(n_of.values()):
+        return None, {}
+    result = sipas.compute_service(counts, element_of, include_misuse=inc)
     elements = {
         element.code: _index_figure(
             result.elements.get(element.code), max((n_of[i.code] for i in element.items),
