@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     Response,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -16,11 +17,12 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import format_number
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from admin.auth import current_user, login_required
-from core import sipas
+from core import ratelimit, sipas
 from core.services import api_tokens, exports, reports, scope
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
@@ -232,6 +234,10 @@ def revoke_token(token_id: int):
 def public_unit(code: str):
     """Công khai kết quả: a unit's indices and rank, suppression applied; no officers, no
     comments, no sign-in."""
+    limit = ratelimit.Limit(*current_app.config["PUBLIC_RATE_LIMIT"])
+    ratelimit.enforce("public-page", request.remote_addr or "-", limit, lambda wait: _(
+        "Too many requests from your address. Please wait %(seconds)s seconds and try again.",
+        seconds=format_number(wait)))
     unit = reports.public_unit(code)
     if unit is None:
         raise NotFound()

@@ -7,15 +7,17 @@ admin "API tokens" page; every answer is scoped like that user's dashboard. Erro
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
+from flask_babel import format_number
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized
 
 from admin.openapi import register_paths
-from core import sipas
+from core import ratelimit, sipas
 from core.extensions import csrf, db
 from core.models import Counter, Procedure, User
 from core.services import api_tokens, reports, scope, survey_tokens
@@ -41,6 +43,12 @@ def _user() -> User:
         error = Unauthorized()
         error.sipas_message = _("A valid API token is required (Authorization: Bearer <token>).")  # type: ignore[attr-defined]
         raise error
+    limit = ratelimit.Limit(*current_app.config["API_RATE_LIMIT"])
+    # Per token, keyed by a digest so the store never holds a usable secret.
+    key = hashlib.sha256(secret.encode()).hexdigest()[:32]  # type: ignore[union-attr]
+    ratelimit.enforce("api-token", key, limit, lambda wait: _(
+        "Too many requests with this API token. Please wait %(seconds)s seconds and try again.",
+        seconds=format_number(wait)))
     return user
 
 
@@ -61,6 +69,8 @@ def _about(f: reports.Filters) -> dict[str, Any]:
         "channels": list(f.channels),
         "include_misuse": f.include_misuse,
         "min_report_n": sipas.MIN_REPORT_N,
+        # Every figure of the answer was computed by this method (SIPAS.md, "The indices").
+        "method_version": sipas.METHOD_VERSION,
     }
 
 
@@ -79,7 +89,8 @@ def rankings():
         {"unit": {"id": r.unit.id, "code": r.unit.code, "name": r.unit.name,
                   "level": r.unit.level},
          "rank": r.rank, "previous_rank": r.previous_rank, "change": r.change,
-         "sipas_index": r.sipas.as_dict(), "counter_rate": r.counter_rate.as_dict()}
+         "sipas_index": {**r.sipas.as_dict(), "basis": r.basis},
+         "counter_rate": r.counter_rate.as_dict()}
         for r in reports.ranking(f)
     ]
     return jsonify({**_about(f), "rows": rows})
@@ -93,7 +104,8 @@ def timeseries():
     if months is None or not 1 <= months <= 60:
         raise _bad(_("months must be between 1 and 60."))
     points = [
-        {"month": p.month.strftime("%Y-%m"), "sipas_index": p.sipas.as_dict(),
+        {"month": p.month.strftime("%Y-%m"),
+         "sipas_index": {**p.sipas.as_dict(), "basis": p.basis},
          "counter_rate": p.counter_rate.as_dict()}
         for p in reports.trend(f, months)
     ]
@@ -204,12 +216,23 @@ register_paths(
     },
     {
         "Figure": _FIGURE,
+        "IndexFigure": {"allOf": [{"$ref": "#/components/schemas/Figure"}, {
+            "type": "object", "properties": {
+                "basis": {"type": "string", "enum": ["service", "service+policy"],
+                          "description": "service index alone, or the mean of the policy and "
+                                         "service indices (policy module answered)"},
+                "method_version": {"type": "string"}}}]},
         "ReportIndices": {"type": "object", "properties": {
             "unit": {"type": "object"}, "period": {"type": "object"},
             "method_version": {"type": "string"},
-            "sipas_index": {"$ref": "#/components/schemas/Figure"},
+            "sipas_index": {"$ref": "#/components/schemas/IndexFigure"},
+            "service_index": {"$ref": "#/components/schemas/Figure"},
+            "policy_index": {"oneOf": [{"$ref": "#/components/schemas/Figure"},
+                                       {"type": "null"}]},
             "elements": {"type": "object",
                          "additionalProperties": {"$ref": "#/components/schemas/Figure"}},
+            "policy_elements": {"type": "object",
+                                "additionalProperties": {"$ref": "#/components/schemas/Figure"}},
             "counter_rate": {"$ref": "#/components/schemas/Figure"},
             "respondents": {"type": "integer"}}},
         "ReportRankings": {"type": "object", "properties": {"rows": {"type": "array", "items": {
@@ -217,12 +240,12 @@ register_paths(
                 "rank": {"type": ["integer", "null"]},
                 "previous_rank": {"type": ["integer", "null"]},
                 "change": {"type": ["integer", "null"]},
-                "sipas_index": {"$ref": "#/components/schemas/Figure"},
+                "sipas_index": {"$ref": "#/components/schemas/IndexFigure"},
                 "counter_rate": {"$ref": "#/components/schemas/Figure"}}}}}},
         "ReportTimeseries": {"type": "object", "properties": {"points": {"type": "array",
             "items": {"type": "object", "properties": {
                 "month": {"type": "string"},
-                "sipas_index": {"$ref": "#/components/schemas/Figure"},
+                "sipas_index": {"$ref": "#/components/schemas/IndexFigure"},
                 "counter_rate": {"$ref": "#/components/schemas/Figure"}}}}}},
     },
     {"bearer": {"type": "http", "scheme": "bearer",

@@ -42,6 +42,22 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _limit(env: Mapping[str, str], name: str, default: tuple[int, int]) -> tuple[int, int]:
+    """A rate limit written COUNT/SECONDS ("30/3600": thirty per hour), both at least 1."""
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    count, sep, seconds = raw.partition("/")
+    if not sep or not count.strip().isdigit() or not seconds.strip().isdigit():
+        raise ConfigError(
+            f"{PREFIX}{name} must be written COUNT/SECONDS (for example 30/3600), got {raw!r}"
+        )
+    value = (int(count), int(seconds))
+    if min(value) < 1:
+        raise ConfigError(f"{PREFIX}{name} needs a count and seconds of at least 1, got {raw!r}")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = _get(env, name)
     if raw is None:
@@ -145,6 +161,13 @@ def load(env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | No
         "SYNC_INTERVAL_S": _int(env, "SYNC_INTERVAL_S", 10, minimum=1),
         "SYNC_MAX_BACKOFF_S": _int(env, "SYNC_MAX_BACKOFF_S", 300, minimum=1),
         "SURVEY_TOKEN_DAYS": _int(env, "SURVEY_TOKEN_DAYS", 7, minimum=1),
+        # Poster surveys (core/services/survey.py): over-limit submissions are stored flagged.
+        "SURVEY_POSTER_IP_LIMIT": _limit(env, "SURVEY_POSTER_IP_LIMIT", (30, 3600)),
+        "SURVEY_POSTER_BROWSER_LIMIT": _limit(env, "SURVEY_POSTER_BROWSER_LIMIT", (3, 86400)),
+        "SURVEY_POSTER_START_LIMIT": _limit(env, "SURVEY_POSTER_START_LIMIT", (120, 3600)),
+        # Reporting API (per token) and public transparency page (per address): 429 beyond.
+        "API_RATE_LIMIT": _limit(env, "API_RATE_LIMIT", (600, 60)),
+        "PUBLIC_RATE_LIMIT": _limit(env, "PUBLIC_RATE_LIMIT", (120, 60)),
         "SESSION_IDLE_MINUTES": _int(env, "SESSION_IDLE_MINUTES", 30, minimum=1),
         "LOG_LEVEL": (_get(env, "LOG_LEVEL") or "INFO").upper(),
         # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted.

@@ -1,16 +1,22 @@
 """Fixed-window rate limits, shared through Redis when configured, in memory otherwise.
 
-Used for PIN guessing at the kiosk, failed admin logins and poster survey submissions. Several
+Used for PIN guessing at the kiosk, failed admin logins, poster survey submissions, the reporting
+API (per token) and the public transparency page (per address). Several
 aggregator instances must share state, so production sets SIPAS_REDIS_URL.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, current_app
+from werkzeug.exceptions import TooManyRequests
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,13 @@ class MemoryBackend:
             count, expires = self._hits.get(key, (0, now))
             return count if now < expires else 0
 
+    def ttl(self, key: str) -> float:
+        """Seconds until the key's window ends (0 when there is none)."""
+        now = time.monotonic()
+        with self._lock:
+            _, expires = self._hits.get(key, (0, now))
+            return max(0.0, expires - now)
+
     def reset(self, key: str) -> None:
         with self._lock:
             self._hits.pop(key, None)
@@ -64,6 +77,9 @@ class RedisBackend:
         value = self._redis.get(key)
         return int(value) if value else 0
 
+    def ttl(self, key: str) -> float:
+        return float(max(0, int(self._redis.ttl(key))))
+
     def reset(self, key: str) -> None:
         self._redis.delete(key)
 
@@ -80,6 +96,31 @@ def hit(name: str, key: str, limit: Limit) -> bool:
 def exceeded(name: str, key: str, limit: Limit) -> bool:
     """True when the limit is already used up (without counting a new event)."""
     return backend().peek(f"rl:{name}:{key}") >= limit.count
+
+
+def retry_after(name: str, key: str, limit: Limit) -> int:
+    """Whole seconds until the current window of a limit ends (at least 1, at most its length)."""
+    return min(limit.seconds, max(1, int(backend().ttl(f"rl:{name}:{key}") + 0.999)))
+
+
+def enforce(name: str, key: str, limit: Limit, message: Callable[[int], str]) -> None:
+    """Count one request; over the limit, raise a 429 with Retry-After and ``message(seconds)``
+    (a translated text saying how long to wait).
+
+    If the store (Redis) is down the request is served and the outage logged: a reader of
+    published figures is not refused for our failure.
+    """
+    try:
+        allowed = hit(name, key, limit)
+        wait = None if allowed else retry_after(name, key, limit)
+    except Exception:  # redis.RedisError, OSError: any failure of the store
+        log.warning("rate-limit store unavailable for %s; allowing", name, exc_info=True)
+        return
+    if wait is not None:
+        error = TooManyRequests()
+        error.sipas_message = message(wait)  # type: ignore[attr-defined]
+        error.retry_after = wait  # type: ignore[attr-defined]
+        raise error
 
 
 def reset(name: str, key: str) -> None:

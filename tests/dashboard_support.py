@@ -74,8 +74,7 @@ def tap(counter: Counter, day: date, level: int, *, hour: int = 9, misuse: str |
     keys = [Key(counter.unit_id, day, "kiosk", "TAP", level, **dims)]
     keys += [Key(counter.unit_id, day, "kiosk", f"reason:{r}", 0, **dims) for r in reasons or []]
     rollups.add(keys)
-    if misuse is None:
-        rollups.add_hours([(counter.unit_id, day, hour, level >= 4)])
+    rollups.add_hours([(counter.unit_id, day, hour, level >= 4)], misuse=misuse is not None)
     return rating
 
 

@@ -315,7 +315,7 @@ def test_heat_map_and_trend_come_from_the_hour_and_month_cells(demo):
     monday = date(2026, 11, 9)
     for level, hour in ((5, 8), (2, 8), (4, 14), (5, 14), (5, 14)):
         tap(x1, monday, level, hour=hour)
-    tap(x1, monday, 5, hour=8, misuse="too_fast")  # misuse never enters the hour cells
+    tap(x1, monday, 5, hour=8, misuse="too_fast")  # in its own flagged hour cell
     for level in (5,) * 10:
         tap(x1, date(2026, 9, 30), level)
     db.session.commit()

@@ -42,13 +42,18 @@ class RollupCount(db.Model):
 
 
 class RollupHour(db.Model):
-    """Kiosk taps per unit, local day and hour: the hour-by-weekday heat map."""
+    """Kiosk taps per unit, local day, hour and misuse flag: the hour-by-weekday heat map.
+
+    Taps flagged as misuse are kept in cells of their own (``misuse`` true) so the heat map can
+    honour the dashboard's misuse filter; flagged, never deleted.
+    """
 
     __tablename__ = "rollup_hours"
 
     unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    misuse: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=False)
     satisfied: Mapped[int] = mapped_column(BigInteger, default=0)
     total: Mapped[int] = mapped_column(BigInteger, default=0)
 
@@ -84,6 +89,29 @@ class RollupUnitMonth(db.Model):
     __tablename__ = "rollup_unit_months"
 
     unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    misuse: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=False)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RollupDimMonth(db.Model):
+    """``RollupCount`` without the officer, summed by local month (``month`` is its first day).
+
+    Breakdowns by counter, procedure and field over whole months read these instead of a
+    month of daily fine cells (the days of a partial month still come from ``RollupCount``).
+    Maintained by ``core.services.rollups.add`` in the same transaction, so it always equals
+    the sums of the fine cells.
+    """
+
+    __tablename__ = "rollup_dim_months"
+    __table_args__ = (Index("ix_rollup_dim_months_month_unit", "month", "unit_id"),)
+
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counter_id: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
+    procedure_id: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     channel: Mapped[str] = mapped_column(String(10), primary_key=True)
     item_code: Mapped[str] = mapped_column(String(40), primary_key=True)

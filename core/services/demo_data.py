@@ -38,6 +38,7 @@ from core.models import (
     Procedure,
     ProcedureField,
     RollupCount,
+    RollupDimMonth,
     RollupHour,
     RollupUnitDay,
     RollupUnitMonth,
@@ -252,6 +253,8 @@ FINE_KEYS = ["unit_id", "counter_id", "officer_id", "procedure_id", "day", "chan
              "item_code", "level", "misuse"]
 COARSE_KEYS = ["unit_id", "day", "channel", "item_code", "level", "misuse"]
 MONTH_KEYS = ["unit_id", "month", "channel", "item_code", "level", "misuse"]
+DIM_MONTH_KEYS = ["unit_id", "counter_id", "procedure_id", "month", "channel", "item_code",
+                  "level", "misuse"]
 RATING_COLS = ["uuid", "kiosk_id", "seq", "unit_id", "counter_id", "officer_id", "procedure_id",
                "dossier_code", "scale", "level", "reasons", "misuse", "questionnaire_version",
                "device_time", "received_at", "local_day", "local_hour", "extra"]
@@ -271,16 +274,21 @@ class _Tallies:
     def flush(self, writer: _Writer) -> None:
         coarse: Tally[tuple] = Tally()
         months: Tally[tuple] = Tally()
-        for (u, _c, _o, _p, d, ch, item, lv, m), n in self.fine.items():
+        dim_months: Tally[tuple] = Tally()
+        for (u, c, _o, p, d, ch, item, lv, m), n in self.fine.items():
             coarse[(u, d, ch, item, lv, m)] += n
             months[(u, d.replace(day=1), ch, item, lv, m)] += n
+            dim_months[(u, c, p, d.replace(day=1), ch, item, lv, m)] += n
         writer.upsert(RollupCount.__table__, FINE_KEYS, ["count"],
                       [(*k, n) for k, n in sorted(self.fine.items())])
         writer.upsert(RollupUnitDay.__table__, COARSE_KEYS, ["count"],
                       [(*k, n) for k, n in sorted(coarse.items())])
         writer.upsert(RollupUnitMonth.__table__, MONTH_KEYS, ["count"],
                       [(*k, n) for k, n in sorted(months.items())])
-        writer.upsert(RollupHour.__table__, ["unit_id", "day", "hour"], ["total", "satisfied"],
+        writer.upsert(RollupDimMonth.__table__, DIM_MONTH_KEYS, ["count"],
+                      [(*k, n) for k, n in sorted(dim_months.items())])
+        writer.upsert(RollupHour.__table__, ["unit_id", "day", "hour", "misuse"],
+                      ["total", "satisfied"],
                       [(*k, n, self.hours_sat[k]) for k, n in sorted(self.hours.items())])
         self.__init__()
 
@@ -433,9 +441,8 @@ def _tap(rng, place: _Place, day, hour, minute, second, first, last, officer_eff
     t.fine[(*dims, TAP, level, flagged)] += 1
     for code in chosen:
         t.fine[(*dims, f"reason:{code}", 0, flagged)] += 1
-    if not flagged:
-        t.hours[(place.unit.id, day, hour)] += 1
-        t.hours_sat[(place.unit.id, day, hour)] += int(level >= 4)
+    t.hours[(place.unit.id, day, hour, flagged)] += 1
+    t.hours_sat[(place.unit.id, day, hour, flagged)] += int(level >= 4)
 
 
 # Identifiers come from their own generator seeded from the OS: the history is reproducible

@@ -210,7 +210,12 @@ XLSX_HEADERS = [
     "Tiếp cận dịch vụ (%)", "Thủ tục hành chính (%)", "Công chức (%)", "Kết quả (%)",
     "Tiếp nhận, xử lý PAKN (%)", "Tỷ lệ hài lòng tại quầy (%)", "Số lượt đánh giá tại quầy",
     "Xếp hạng", "Xếp hạng kỳ trước", "Thay đổi (bậc)", "Thay đổi chỉ số (điểm)",
+    "Chỉ số hài lòng về sự phục vụ (%)", "Chỉ số hài lòng về chính sách (%)", "Cách tính chỉ số",
+    "Phương pháp",
 ]
+# How the SIPAS-style index of a row was formed (SIPAS.md, "The indices").
+BASIS_NAMES = {reports.BASIS_SERVICE: "Chỉ số phục vụ",
+               reports.BASIS_COMBINED: "Trung bình chỉ số chính sách và chỉ số phục vụ"}
 LEVEL_NAMES = {"province": "Tỉnh", "department": "Sở, ngành", "district": "Huyện",
                "commune": "Xã, phường", "service_centre": "Trung tâm PVHCC"}
 INSUFFICIENT = "không đủ mẫu"
@@ -266,6 +271,13 @@ def xlsx_report(user: User, f: reports.Filters) -> bytes:
             sheet.write_string(row, 15, "—", plain)
         else:
             sheet.write_number(row, 15, sipas.round2(change), pct)
+        fig(row, 16, head.service or head.sipas)
+        if head.policy is None:
+            sheet.write_string(row, 17, "—", plain)
+        else:
+            fig(row, 17, head.policy)
+        sheet.write_string(row, 18, BASIS_NAMES[head.basis], plain)
+        sheet.write_string(row, 19, head.method_version, plain)
 
     line(4, f.unit, own, None)
     for i, r in enumerate(rows, start=5):
@@ -273,7 +285,8 @@ def xlsx_report(user: User, f: reports.Filters) -> bytes:
         line(i, r.unit, head, r)
     sheet.set_column(0, 0, 16)
     sheet.set_column(1, 1, 44)
-    sheet.set_column(2, 15, 14)
+    sheet.set_column(2, 19, 14)
+    sheet.set_column(18, 18, 30)
     sheet.freeze_panes(4, 2)
     book.close()
     return buffer.getvalue()

@@ -3,9 +3,10 @@
 Headline figures, the monthly trend, the level distribution, item drill-down, follow-up reasons,
 perception results and the child-unit ranking are SUM ... GROUP BY queries over the coarse
 ``rollup_unit_months`` cells (whole months) and ``rollup_unit_days`` cells (the days of a
-partial month); breakdowns by counter, procedure, field and officer read the fine
-``rollup_counts`` cells; the heat map reads ``rollup_hours``. Raw rows are read only for comments
-and exports. Scoping by unit is enforced here with ``core.services.scope`` on every call.
+partial month); breakdowns by counter, procedure and field read ``rollup_dim_months`` for whole
+months and the fine ``rollup_counts`` cells for partial ones, by officer the fine cells; the
+heat map reads ``rollup_hours``. Raw rows are read only for comments and exports. Scoping by
+unit is enforced here with ``core.services.scope`` on every call.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from core.models import (
     Procedure,
     ProcedureField,
     RollupCount,
+    RollupDimMonth,
     RollupHour,
     RollupUnitDay,
     RollupUnitMonth,
@@ -394,9 +396,24 @@ def service_element_of_item(q: Questionnaire) -> dict[str, str]:
     return {item.code: element.code for element in q.elements for item in element.items}
 
 
+def policy_element_of_item(q: Questionnaire) -> dict[str, str]:
+    """Items of the optional policy module (SIPAS.md items 1–14), whether or not the active
+    version has it on: earlier or later versions of the period may have collected them."""
+    return {item.code: element.code for element in q.policy_elements for item in element.items}
+
+
+BASIS_SERVICE = "service"
+BASIS_COMBINED = "service+policy"
+
+
 @dataclass
 class Headline:
-    """The dashboard's headline for one filter."""
+    """The dashboard's headline for one filter.
+
+    ``sipas`` is the SIPAS-style index: the service index, or (``basis`` "service+policy") the
+    mean of the policy and service indices when responses with the policy module are in the
+    period (SIPAS.md, "The indices"). ``policy`` is None when there are none.
+    """
 
     sipas: Figure
     elements: dict[str, Figure]
@@ -408,12 +425,21 @@ class Headline:
     tap_distribution: dict[int, int] = field(default_factory=dict)
     # Every summed cell of the period, so reasons and perception need no second query.
     totals: CellTotals | None = None
+    service: Figure | None = None
+    policy: Figure | None = None
+    policy_elements: dict[str, Figure] = field(default_factory=dict)
+    basis: str = BASIS_SERVICE
 
     def as_dict(self) -> dict[str, object]:
+        service = self.service or self.sipas
         return {
             "method_version": self.method_version,
-            "sipas_index": self.sipas.as_dict(),
+            "sipas_index": {**self.sipas.as_dict(), "method_version": self.method_version,
+                            "basis": self.basis},
+            "service_index": service.as_dict(),
+            "policy_index": self.policy.as_dict() if self.policy else None,
             "elements": {code: fig.as_dict() for code, fig in self.elements.items()},
+            "policy_elements": {code: fig.as_dict() for code, fig in self.policy_elements.items()},
             "counter_rate": self.counter_rate.as_dict(),
             "respondents": self.respondents,
         }
@@ -497,7 +523,34 @@ def totals_by_unit(
 
 
 def _headline_codes(q: Questionnaire) -> list[str]:
-    return [TAP, RESPONDENTS, *service_element_of_item(q)]
+    return [TAP, RESPONDENTS, *service_element_of_item(q), *policy_element_of_item(q)]
+
+
+def _policy_figures(
+    t: CellTotals, f: Filters, q: Questionnaire, excluded: float | None
+) -> tuple[Figure | None, dict[str, Figure]]:
+    """The policy index and its element indices, or (None, {}) when no response of the period
+    answered the policy module. Its n is the largest number of valid answers to one policy
+    item: a lower bound on the respondents who had the module (the rollups keep no separate
+    respondent count for it), so suppression errs on the side of hiding."""
+    element_of = policy_element_of_item(q)
+    if not f.survey_channels or not element_of:
+        return None, {}
+    counts = {item: t.counts(item) for item in element_of}
+    inc = f.include_misuse
+    n_of = {item: _sat_valid(c, inc)[1] for item, c in counts.items()}
+    # Only answers the filter counts make the module present: a flagged response alone, or
+    # "no opinion" everywhere, leaves the index the service index.
+    if not any(n_of.values()):
+        return None, {}
+    result = sipas.compute_service(counts, element_of, include_misuse=inc)
+    elements = {
+        element.code: _index_figure(
+            result.elements.get(element.code), max((n_of[i.code] for i in element.items),
+                                                   default=0), excluded)
+        for element in q.policy_elements
+    }
+    return _index_figure(result.service, max(n_of.values(), default=0), excluded), elements
 
 
 def headline_from_totals(t: CellTotals, f: Filters, q: Questionnaire) -> Headline:
@@ -521,9 +574,18 @@ def headline_from_totals(t: CellTotals, f: Filters, q: Questionnaire) -> Headlin
     for element in q.elements:
         n = max((items[i.code].n for i in element.items), default=0)
         elements[element.code] = _index_figure(result.elements.get(element.code), n, resp_excluded)
-    service = _index_figure(sipas.sipas_index(result.service), respondents, resp_excluded)
+    service = _index_figure(result.service, respondents, resp_excluded)
     if result.suppressed:
         service = replace(service, suppressed=True)
+    policy, policy_elements = _policy_figures(t, f, q, resp_excluded)
+    if policy is None:
+        combined, basis = service, BASIS_SERVICE
+    else:
+        # A figure built partly on an insufficient policy sample is itself not shown.
+        value = sipas.sipas_index(result.service, policy.value)
+        combined = replace(_index_figure(value, respondents, resp_excluded),
+                           suppressed=service.suppressed or policy.suppressed)
+        basis = BASIS_COMBINED
     tap = t.counts(TAP) if f.kiosk else sipas.Counts()
     rate = _figure_from_proportion(sipas.counter_rate(tap, include_misuse=inc))
     distribution = {lv: 0 for lv in (5, 4, 3, 2, 1, 0)}
@@ -536,8 +598,9 @@ def headline_from_totals(t: CellTotals, f: Filters, q: Questionnaire) -> Headlin
         lv: tap.by_level[lv - 1] + (tap.misuse_by_level[lv - 1] if inc else 0)
         for lv in (5, 4, 3, 2, 1)
     }
-    return Headline(service, elements, items, rate, respondents, result.method_version,
-                    distribution, tap_distribution)
+    return Headline(combined, elements, items, rate, respondents, result.method_version,
+                    distribution, tap_distribution, service=service, policy=policy,
+                    policy_elements=policy_elements, basis=basis)
 
 
 def _sat_valid(c: sipas.Counts, include_misuse: bool) -> tuple[int, int]:
@@ -562,6 +625,10 @@ def headline(f: Filters, with_previous: bool = True) -> Headline:
 
 def _with_previous(current: Headline, prev: Headline) -> None:
     current.sipas = current.sipas.with_previous(prev.sipas)
+    if current.service is not None:
+        current.service = current.service.with_previous(prev.service)
+    if current.policy is not None:
+        current.policy = current.policy.with_previous(prev.policy)
     current.counter_rate = current.counter_rate.with_previous(prev.counter_rate)
     current.elements = {
         code: fig.with_previous(prev.elements.get(code)) for code, fig in current.elements.items()
@@ -583,6 +650,7 @@ class TrendPoint:
     month: date
     sipas: Figure
     counter_rate: Figure
+    basis: str = BASIS_SERVICE
 
 
 def trend(f: Filters, months: int = TREND_MONTHS) -> list[TrendPoint]:
@@ -600,7 +668,7 @@ def trend(f: Filters, months: int = TREND_MONTHS) -> list[TrendPoint]:
     for i in range(months):
         y, m = _shift_month(sy, sm, i)
         h = headline_from_totals(by_month.get(f"{y:04d}-{m:02d}", CellTotals()), span, q)
-        points.append(TrendPoint(date(y, m, 1), h.sipas, h.counter_rate))
+        points.append(TrendPoint(date(y, m, 1), h.sipas, h.counter_rate, h.basis))
     return points
 
 
@@ -623,14 +691,18 @@ class HeatCell:
 
 
 def heatmap(f: Filters) -> dict[tuple[int, int], HeatCell]:
-    """Kiosk taps (misuse left out, as the hour cells count them) by weekday and local hour."""
+    """Kiosk taps by weekday and local hour; taps flagged as misuse only when the filter
+    includes them. Survey channels have no hour: without the kiosk channel the map is empty."""
     if not f.kiosk:
         return {}
     h = RollupHour
     dow = _weekday_key(h.day)
+    conds = [h.day >= f.period.start, h.day <= f.period.end, h.unit_id.in_(_unit_ids(f.unit))]
+    if not f.include_misuse:
+        conds.append(h.misuse.is_(False))
     stmt = (
         select(dow, h.hour, func.sum(h.total), func.sum(h.satisfied))
-        .where(h.day >= f.period.start, h.day <= f.period.end, h.unit_id.in_(_unit_ids(f.unit)))
+        .where(*conds)
         .group_by(dow, h.hour)
     )
     cells = {}
@@ -653,6 +725,7 @@ class RankRow:
     previous_rank: int | None
     change: int | None
     tap_rank: int | None = None
+    basis: str = BASIS_SERVICE
 
 
 def _merge_into(target: CellTotals, source: CellTotals) -> None:
@@ -725,7 +798,7 @@ def _ranking_rows(units, current, previous) -> list[RankRow]:
             sipas=head.sipas.with_previous(prev_head.sipas),
             counter_rate=head.counter_rate.with_previous(prev_head.counter_rate),
             rank=r, previous_rank=prev_ranks.get(unit.id), change=changes.get(unit.id),
-            tap_rank=tap_r,
+            tap_rank=tap_r, basis=head.basis,
         ))
     rows.sort(key=lambda row: (row.unit.level, row.rank is None, row.rank or 0, row.unit.code))
     return rows
@@ -809,19 +882,8 @@ def breakdown(user: User, f: Filters, by: str) -> list[BreakdownRow]:
     if by == "officer" and not scope.may_see_officers(user):
         raise NotAllowed("officer-level figures are for administrators and managers")
     q = questionnaire()
-    r = RollupCount
-    dim = {"counter": r.counter_id, "officer": r.officer_id}.get(by, r.procedure_id)
-    stmt = (
-        select(dim, r.item_code, r.level, r.misuse, func.sum(r.count))
-        .where(
-            r.day >= f.period.start, r.day <= f.period.end,
-            r.unit_id.in_(_unit_ids(f.unit)), r.channel.in_(f.channels),
-            r.item_code.in_(_headline_codes(q)), dim != 0,
-        )
-        .group_by(dim, r.item_code, r.level, r.misuse)
-    )
     per_key: dict[int, CellTotals] = defaultdict(CellTotals)
-    for key, code, level, misuse, count in db.session.execute(stmt):
+    for key, code, level, misuse, count in _dim_cells(f, by, _headline_codes(q)):
         per_key[int(key)].add(code, level, misuse, count)
     labels = _labels(by, list(per_key))
     if by == "field":
@@ -855,6 +917,38 @@ def breakdown(user: User, f: Filters, by: str) -> list[BreakdownRow]:
         )
         db.session.commit()
     return rows
+
+
+def _dim_cells(f: Filters, by: str, codes: list[str]):
+    """(dimension id, item, level, misuse, count) summed over a filter's period.
+
+    Counters and procedures read whole months from ``rollup_dim_months`` and only the days of
+    partial months from the fine cells; officers (not in the monthly cells, and audited) always
+    read the fine cells.
+    """
+    if by == "officer":
+        sources = [(RollupCount, RollupCount.day, f.period.start, f.period.end)]
+    else:
+        days, months = _split(f.period.start, f.period.end)
+        sources = [(RollupCount, RollupCount.day, lo, hi) for lo, hi in days]
+        if months is not None:
+            sources.append((RollupDimMonth, RollupDimMonth.month, *months))
+    for model, column, lo, hi in sources:
+        if by == "counter":
+            dim = model.counter_id
+        elif by == "officer":
+            dim = RollupCount.officer_id
+        else:
+            dim = model.procedure_id
+        stmt = (
+            select(dim, model.item_code, model.level, model.misuse, func.sum(model.count))
+            .where(
+                column >= lo, column <= hi, model.unit_id.in_(_unit_ids(f.unit)),
+                model.channel.in_(f.channels), model.item_code.in_(codes), dim != 0,
+            )
+            .group_by(dim, model.item_code, model.level, model.misuse)
+        )
+        yield from db.session.execute(stmt)
 
 
 def _labels(by: str, keys: list[int]) -> dict[int, tuple[str, str]]:

@@ -14,7 +14,7 @@ from datetime import date
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.extensions import db
-from core.models import RollupCount, RollupHour, RollupUnitDay, RollupUnitMonth
+from core.models import RollupCount, RollupDimMonth, RollupHour, RollupUnitDay, RollupUnitMonth
 
 
 @dataclass(frozen=True)
@@ -87,25 +87,51 @@ def _add_unit_days(tally: Tally[Key]) -> None:
             set_={"count": model.__table__.c.count + stmt.excluded.count},
         )
         db.session.execute(stmt, rows)
+    # Counter x procedure x month cells for the breakdown pages.
+    dims: Tally[tuple] = Tally()
+    for k, n in tally.items():
+        dims[(k.unit_id, k.counter_id or 0, k.procedure_id or 0, k.day.replace(day=1),
+              k.channel, k.item_code, k.level, k.misuse)] += n
+    rows = [
+        {"unit_id": u, "counter_id": c, "procedure_id": p, "month": mo, "channel": ch,
+         "item_code": i, "level": lv, "misuse": m, "count": n}
+        for (u, c, p, mo, ch, i, lv, m), n in sorted(dims.items())
+    ]
+    stmt = _insert(RollupDimMonth)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[c.name for c in RollupDimMonth.__table__.primary_key.columns],
+        set_={"count": RollupDimMonth.__table__.c.count + stmt.excluded.count},
+    )
+    db.session.execute(stmt, rows)
 
 
-def add_hours(cells: Iterable[tuple[int, date, int, bool]]) -> None:
-    """Add kiosk taps to the hour table: (unit_id, local day, local hour, satisfied)."""
-    tally: Tally[tuple[int, date, int]] = Tally()
-    satisfied: Tally[tuple[int, date, int]] = Tally()
-    for unit_id, day, hour, is_satisfied in cells:
-        tally[(unit_id, day, hour)] += 1
-        satisfied[(unit_id, day, hour)] += int(is_satisfied)
+def add_hours(cells: Iterable[tuple], misuse: bool = False) -> None:
+    """Add kiosk taps to the hour table.
+
+    Each cell is (unit_id, local day, local hour, satisfied) or, to mix flagged and unflagged
+    taps, (unit_id, local day, local hour, satisfied, misuse). Four-item cells take ``misuse``
+    (False by default: the contract's non-misuse taps), so existing callers are unchanged.
+    """
+    tally: Tally[tuple[int, date, int, bool]] = Tally()
+    satisfied: Tally[tuple[int, date, int, bool]] = Tally()
+    for cell in cells:
+        unit_id, day, hour, is_satisfied, *rest = cell
+        if len(rest) > 1:
+            raise ValueError(f"an hour cell has 4 or 5 items, got {cell!r}")
+        key = (unit_id, day, hour, bool(rest[0]) if rest else bool(misuse))
+        tally[key] += 1
+        satisfied[key] += int(is_satisfied)
     if not tally:
         return
     rows = [
-        {"unit_id": u, "day": d, "hour": h, "total": n, "satisfied": satisfied[(u, d, h)]}
-        for (u, d, h), n in sorted(tally.items())
+        {"unit_id": u, "day": d, "hour": h, "misuse": m, "total": n,
+         "satisfied": satisfied[(u, d, h, m)]}
+        for (u, d, h, m), n in sorted(tally.items())
     ]
     stmt = _insert(RollupHour)
     table = RollupHour.__table__
     stmt = stmt.on_conflict_do_update(
-        index_elements=["unit_id", "day", "hour"],
+        index_elements=["unit_id", "day", "hour", "misuse"],
         set_={
             "total": table.c.total + stmt.excluded.total,
             "satisfied": table.c.satisfied + stmt.excluded.satisfied,

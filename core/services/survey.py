@@ -62,13 +62,11 @@ TOKEN_STATUS = {
     "revoked": 410,
 }
 
-# Poster limits (count, seconds): a shared counter poster is easy to flood, so submissions over
-# these are kept but flagged. The per-IP limit is generous because a service centre's guest Wi-Fi
-# puts many citizens behind one address.
-DEFAULT_POSTER_IP_LIMIT = (30, 3600)
-DEFAULT_POSTER_BROWSER_LIMIT = (3, 86400)
-# Starting a poster survey creates a draft row; this bounds rows one address can create.
-DEFAULT_POSTER_START_LIMIT = (120, 3600)
+# Poster limits (count, seconds) come from the configuration (core/config.py,
+# SIPAS_SURVEY_POSTER_*_LIMIT): a shared counter poster is easy to flood, so submissions over the
+# per-IP and per-browser limits are kept but flagged. The per-IP default is generous because a
+# service centre's guest Wi-Fi puts many citizens behind one address. Starting a poster survey
+# creates a draft row; the start limit bounds the rows one address can create.
 
 # A kiosk signs the expiry with its own clock, which may be behind (a kiosk can run offline for
 # days); a token is single-use anyway, so a day of grace costs little and spares the citizen.
@@ -91,7 +89,7 @@ class TokenProblem(Exception):
 
 
 class TooManyStarts(Exception):
-    """One address started more poster surveys than DEFAULT_POSTER_START_LIMIT allows."""
+    """One address started more poster surveys than SURVEY_POSTER_START_LIMIT allows."""
 
 
 @dataclass(frozen=True)
@@ -259,7 +257,7 @@ def _dossier_target(payload: dict[str, Any]) -> Target:
 
 def new_poster_key(target: Target, ip: str) -> str:
     """A fresh response key for one citizen's poster survey (raises TooManyStarts)."""
-    limit = current_app.config.get("SURVEY_POSTER_START_LIMIT", DEFAULT_POSTER_START_LIMIT)
+    limit = current_app.config["SURVEY_POSTER_START_LIMIT"]
     if not _within("survey-poster-start", ip, limit):
         raise TooManyStarts
     return f"p:{target.counter_id}:{secrets.token_hex(16)}"
@@ -582,10 +580,9 @@ def _within(name: str, key: str, limit: tuple[int, int]) -> bool:
 def poster_misuse(ip: str, browser_id: str) -> str | None:
     """Count this poster submission against the per-IP and per-browser limits."""
     config = current_app.config
-    ip_ok = _within("survey-poster-ip", ip,
-                    config.get("SURVEY_POSTER_IP_LIMIT", DEFAULT_POSTER_IP_LIMIT))
+    ip_ok = _within("survey-poster-ip", ip, config["SURVEY_POSTER_IP_LIMIT"])
     browser_ok = _within("survey-poster-browser", browser_hash(browser_id),
-                         config.get("SURVEY_POSTER_BROWSER_LIMIT", DEFAULT_POSTER_BROWSER_LIMIT))
+                         config["SURVEY_POSTER_BROWSER_LIMIT"])
     return None if ip_ok and browser_ok else "rate_limited"
 
 
