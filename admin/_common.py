@@ -6,6 +6,7 @@ from flask import request
 
 from admin.auth import current_user
 from core.models import User
+from core.routing import parse_id
 
 
 def actor() -> User:
@@ -22,8 +23,7 @@ def after_arg() -> str | None:
 
 
 def int_after_arg() -> int | None:
-    value = after_arg()
-    return int(value) if value is not None and value.isdigit() else None
+    return parse_id(after_arg())
 
 
 INVALID = 422  # the status of a form sent back with errors

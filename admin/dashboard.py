@@ -21,6 +21,7 @@ from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from admin.auth import current_user, login_required
 from core import sipas
+from core.routing import parse_id
 from core.services import api_tokens, exports, reports, scope
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
@@ -138,7 +139,7 @@ def comments():
     """Comments with phone and ID numbers masked; searchable; moderation for managers."""
     f = _filters()
     search = (request.args.get("q") or "")[:100]
-    before = request.args.get("before", type=int)
+    before = parse_id(request.args.get("before"))
     rows = reports.comments(current_user(), f, search=search, before_id=before)
     more = len(rows) == reports.COMMENT_PAGE
     return render_template("admin/dashboard/comments.html", rows=rows, search=search, more=more,

@@ -1,0 +1,419 @@
+"""Hostile and careless input: every route answers a clear 4xx, changes nothing, leaks nothing.
+
+The routes are read from ``app.url_map`` at test time, so a blueprint merged later is covered
+without editing this file. Each rule and method is requested as anonymous, viewer, manager and
+administrator with path arguments that are real, belong to another unit, are out of range or
+are not even of the right type; query strings and bodies carry missing, extra, NUL, oversized,
+badly encoded, oddly written and out-of-range values. For every response:
+
+- the status is below 500, and the body has no stack trace or exception class name;
+- an HTML error page is in Vietnamese by default (English with the language cookie);
+- a JSON error under /api/ is ``{"error": {"status", "message"}}``;
+- a refused POST leaves every table's row count as it was (see ``UNCOUNTED`` for the tables a
+  refused attempt is expected to touch);
+- the security headers are present, also on errors and static files.
+
+The inputs are representative values per parameter, not the full cartesian product, so the
+module stays within a minute or so on SQLite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import inspect
+import json
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.routing import Rule
+
+from core.extensions import db
+from core.models import ApiToken, Procedure, Questionnaire, User
+from core.services import api_tokens
+from tests.support.admin import build_org, sign_in, use_cheap_hashing
+
+# Tables a refused request may legitimately add rows to:
+# - audit_log: a failed sign-in, a wrong kiosk PIN and similar refused attempts are audited on
+#   purpose (that record is what lets an administrator see a guessing attack);
+# - sync_nonces: the signed sync API remembers each request nonce it has checked, so a
+#   replayed request is refused even when the first one was refused for another reason.
+UNCOUNTED = frozenset({"audit_log", "sync_nonces"})
+
+ROLES = ("anonymous", "viewer", "manager", "admin")
+LEAK_RE = re.compile(
+    r"Traceback|File \"/|\b(?:[A-Z][a-z]+){1,4}(?:Error|Exception)\b|sqlalchemy|psycopg|werkzeug\."
+    r"|jinja2|\bline \d+, in\b"
+)
+VIETNAMESE = "Nguyê\u0303n Thi\u0323 La\u0300n ĐỨC"  # combining marks, not precomposed
+LONG = "A" * 5000
+BIG = "x" * 100_000
+HUGE_INT = str(2**63)
+
+# Path values that match an <int:...> converter (reach the view) and those that do not (the
+# router answers); string and path converters get the traversal and encoding tricks.
+INT_IN_RANGE = ("0", str(2**63 - 1), HUGE_INT, "9" * 40)
+INT_NOT_MATCHING = ("-1", "abc", "1.5", "%00", quote(VIETNAMESE))
+STRING_VALUES = (
+    "..%2F..%2Fetc%2Fpasswd", "%00", quote(LONG), quote(VIETNAMESE), quote("<script>x</script>"),
+    quote("' OR 1=1 --"), "%FF%FE",
+)
+PATH_VALUES = ("../../etc/passwd", "..%2F..%2Fsecret_key", "%00", quote(LONG), quote(VIETNAMESE),
+               "%FF%FE")
+
+# Scalar values for query strings and form fields (one payload sets every field to one value).
+SCALARS = {
+    "nul": "a\x00b",
+    "big": BIG,
+    "spaced": " 12 ",
+    "arabic_digits": "١٢٣",
+    "superscript": "²",  # str.isdigit() says yes, int() says no
+    "negative": "-1",
+    "huge": "9" * 30,
+    "float": "1e309",
+    "date_min": "0001-01-01",
+    "date_max": "9999-12-31",
+    "date_bad": "2026-02-30",
+    "vietnamese": VIETNAMESE,
+    "markup": "<script>alert(1)</script>",
+}
+NON_OBJECT_JSON = ("[]", '"text"', "1", "null", "[{\"a\": 1}]", "{", '{"a": NaN}')
+FIELD_NAME_RE = re.compile(
+    r"(?:args|form|values)\.(?:get|getlist|get_all)\(\s*[\"']([A-Za-z_][\w-]*)[\"']")
+HTML_NAME_RE = re.compile(r'<(?:input|select|textarea)[^>]*\bname="([^"]+)"')
+INPUT_RE = re.compile(r"<input\b[^>]*>")
+SELECT_RE = re.compile(r'<select\b[^>]*\bname="([^"]+)"[^>]*>.*?<option[^>]*value="([^"]*)"', re.S)
+ATTR_RE = re.compile(r'\b(name|value|type)="([^"]*)"')
+# One field at a time is set to each of these, the others keep the page's own values.
+ONE_FIELD = ("nul", "big", "huge", "superscript", "date_bad", "negative")
+
+
+@dataclass
+class World:
+    """Ids of the seeded organisation and a way to act as each role."""
+
+    users: dict[str, tuple[int, str]]  # role -> (user id, password hash)
+    bearer: dict[str, str]  # role -> API token
+    real: dict[str, str]
+    other: dict[str, str]
+    problems: list[str] = field(default_factory=list)
+
+
+def _world(monkeypatch) -> World:
+    use_cheap_hashing(monkeypatch)
+    org = build_org()
+    from tests.support.survey import kiosk_token, make_kiosk
+
+    kiosk = make_kiosk(org.counter)
+    token = kiosk_token(kiosk)
+    users = {"viewer": org.viewer, "manager": org.manager, "admin": org.admin}
+    bearer = {role: api_tokens.create(user, "hostile") for role, user in users.items()}
+    procedure = db.session.scalar(select(Procedure.id).order_by(Procedure.id))
+    questionnaire = db.session.scalar(select(Questionnaire.id).order_by(Questionnaire.id))
+    api_token = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == org.manager.id))
+    real = {
+        "unit_id": str(org.centre.id), "counter_id": str(org.counter.id),
+        "officer_id": str(org.officer.id), "user_id": str(org.viewer.id),
+        "procedure_id": str(procedure), "questionnaire_id": str(questionnaire),
+        "token_id": str(api_token), "response_id": "1", "kiosk_id": str(kiosk.id),
+        "code": org.centre.code, "token": token, "by": "counter", "kind": "ratings",
+        "action": "hide", "number": "1", "filename": "css/app.css",
+    }
+    other = {
+        "unit_id": str(org.district.id), "counter_id": str(org.other_counter.id),
+        "officer_id": str(org.other_officer.id), "user_id": str(org.other_viewer.id),
+        "code": org.district.code,
+    }
+    return World(
+        users={role: (user.id, user.password_hash) for role, user in users.items()},
+        bearer=bearer, real=real, other=other,
+    )
+
+
+def routes(app) -> list[Rule]:
+    """Every rule of the app, in a stable order."""
+    return sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint))
+
+
+def methods(rule: Rule) -> list[str]:
+    return sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+
+
+def is_static(rule: Rule) -> bool:
+    return rule.endpoint == "static" or rule.endpoint.endswith(".static")
+
+
+def build(rule: Rule, values: dict[str, str]) -> str:
+    """The rule's path with each argument replaced by an already URL-encoded value."""
+
+    def repl(match: re.Match) -> str:
+        return values[match.group("name")]
+
+    return re.sub(r"<(?:[^:<>]+:)?(?P<name>[^<>]+)>", repl, rule.rule)
+
+
+def real_values(rule: Rule, world: World, other: bool = False) -> dict[str, str]:
+    source = world.other if other else {}
+    return {name: quote(source.get(name) or world.real.get(name) or "1", safe="/")
+            for name in rule.arguments}
+
+
+def converter(rule: Rule, name: str) -> str:
+    return type(rule._converters[name]).__name__
+
+
+def field_names(app, rule: Rule, page_html: str | None) -> list[str]:
+    """The parameter names a view reads: from its module's source and from its own form."""
+    view = app.view_functions[rule.endpoint]
+    module = sys.modules.get(inspect.unwrap(view).__module__)
+    names: set[str] = set()
+    with contextlib.suppress(OSError, TypeError):  # no source (a compiled or built-in view)
+        names.update(FIELD_NAME_RE.findall(inspect.getsource(module)) if module else [])
+    if page_html:
+        names.update(HTML_NAME_RE.findall(page_html))
+    names.discard("csrf_token")
+    return sorted(names)
+
+
+# --- the client and the checks -----------------------------------------------------------------
+
+
+class Probe:
+    """Sends requests as one role and checks every answer."""
+
+    def __init__(self, app, world: World, *, lang: str | None = None) -> None:
+        self.app = app
+        self.world = world
+        self.client = app.test_client()
+        self.lang = lang
+        self.sent = 0
+        if lang:
+            self.client.set_cookie("lang", lang)
+
+    def act_as(self, role: str) -> None:
+        self.role = role
+        with self.client.session_transaction() as session:
+            session.clear()
+        if role != "anonymous":
+            uid, pw_hash = self.world.users[role]
+            user = db.session.get(User, uid)
+            sign_in(self.client, user)
+            del pw_hash
+
+    def request(self, method: str, url: str, *, check_rows: bool | None = None,
+                label: str = "", **kwargs):
+        if self.role != "anonymous" and url.startswith("/api/"):
+            kwargs.setdefault("headers", {})["Authorization"] = "Bearer " + self.world.bearer[
+                self.role]
+        if self.role != "anonymous":
+            self.act_as(self.role)  # a logout or a disabled account in a previous request
+        check_rows = method == "POST" if check_rows is None else check_rows
+        before = row_counts() if check_rows else None
+        response = self.client.open(url, method=method, **kwargs)
+        db.session.remove()  # as at the end of a real request: nothing pending carries over
+        self.sent += 1
+        self.check(method, f"{url} [{label}]" if label else url, response, before)
+        response.close()  # static files are streamed from an open file
+        return response
+
+    def problem(self, method: str, url: str, status: int, what: str) -> None:
+        shown = url if len(url) < 160 else url[:60] + "…" + url[-90:]
+        self.world.problems.append(f"{self.role:9} {method:4} {shown} -> {status}: {what}")
+
+    def check(self, method: str, url: str, response, before: dict[str, int] | None) -> None:
+        status = response.status_code
+        body = response.get_data(as_text=False)
+        text = body.decode("utf-8", "replace")
+        ctype = response.headers.get("Content-Type", "")
+        if status >= 500:
+            self.problem(method, url, status, "server error")
+        for problem in header_problems(response, url):
+            self.problem(method, url, status, problem)
+        if not is_static_url(url) and (leak := LEAK_RE.search(text)):
+            self.problem(method, url, status, f"leaks {leak.group(0)!r}")
+        if status >= 400 and ctype.startswith("text/html"):
+            lang = self.lang or "vi"
+            if f'<html lang="{lang}"' not in text:
+                self.problem(method, url, status, f"error page not in {lang}")
+        if status >= 400 and url.startswith("/api/"):
+            problem = json_error_problem(body, status)
+            if problem:
+                self.problem(method, url, status, problem)
+        if before is not None and status >= 400:
+            after = row_counts()
+            changed = {t: (before[t], after[t]) for t in before if before[t] != after[t]}
+            if changed:
+                self.problem(method, url, status, f"refused but changed rows {changed}")
+
+
+def is_static_url(url: str) -> bool:
+    return "/static/" in url or "-static/" in url
+
+
+def header_problems(response, url: str) -> Iterator[str]:
+    headers = response.headers
+    csp = headers.get("Content-Security-Policy", "")
+    script = next((d for d in csp.split(";") if d.strip().startswith(("script-src",
+                                                                       "default-src"))), "")
+    if "script-src 'self'" not in csp or "'unsafe-inline'" in script or "unsafe-eval" in csp:
+        yield f"CSP without a strict script-src: {csp!r}"
+    if "frame-ancestors 'none'" not in csp:
+        yield "CSP without frame-ancestors 'none'"
+    if headers.get("X-Content-Type-Options") != "nosniff":
+        yield "no X-Content-Type-Options: nosniff"
+    if not headers.get("Referrer-Policy"):
+        yield "no Referrer-Policy"
+    path = url.split("?", 1)[0]
+    private = (path.startswith(("/admin", "/s/", "/kiosk/staff", "/kiosk/status"))
+               and not is_static_url(path))
+    if private and "no-store" not in headers.get("Cache-Control", ""):
+        yield "private page without Cache-Control: no-store"
+
+
+def json_error_problem(body: bytes, status: int) -> str | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return "API error is not JSON"
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict) or error.get("status") != status:
+        return f"API error without error.status: {body[:120]!r}"
+    if not isinstance(error.get("message"), str) or not error["message"].strip():
+        return "API error without a message"
+    return None
+
+
+def row_counts() -> dict[str, int]:
+    """Committed rows per table, read on a connection of its own (sees only committed data)."""
+    tables = [t for t in db.metadata.sorted_tables if t.name not in UNCOUNTED]
+    query = select(*[select(func.count()).select_from(t).scalar_subquery().label(t.name)
+                     for t in tables])
+    with db.engine.connect() as conn:
+        row = conn.execute(query).one()
+    return dict(zip([t.name for t in tables], row, strict=True))
+
+
+def report(world: World, sent: int) -> None:
+    problems = sorted(set(world.problems))
+    assert not problems, f"{len(problems)} problems in {sent} requests:\n" + "\n".join(
+        problems[:80])
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+def encoded(pairs: Iterable[tuple[str, str]]) -> str:
+    return "&".join(f"{quote(k)}={quote(v)}" for k, v in pairs)
+
+
+def payloads(names: list[str], full: bool) -> Iterator[tuple[str, str]]:
+    """(label, url-encoded body or query) pairs: each sets every field one hostile way."""
+    yield "missing", ""
+    yield "extra", encoded([(n, "1") for n in names] + [("zzz_extra", "1"), ("__class__", "x")])
+    yield "invalid_utf8", "&".join(f"{quote(n)}=%FF%FE%C0%AF" for n in names) or "x=%FF"
+    yield "array", encoded([(n, v) for n in names for v in ("1", "2")])
+    chosen = SCALARS if full else {k: SCALARS[k] for k in ("nul", "huge", "date_bad")}
+    for label, value in chosen.items():
+        yield label, encoded([(n, value) for n in names])
+
+
+def baseline(page_html: str | None) -> dict[str, str]:
+    """The values a form shows on its page (inputs' values, each select's first option)."""
+    values: dict[str, str] = {}
+    if not page_html:
+        return values
+    for tag in INPUT_RE.findall(page_html):
+        attrs = dict(ATTR_RE.findall(tag))
+        if attrs.get("name") and attrs.get("type") not in ("submit", "checkbox", "radio"):
+            values.setdefault(html.unescape(attrs["name"]), html.unescape(attrs.get("value", "")))
+    for name, value in SELECT_RE.findall(page_html):
+        values.setdefault(html.unescape(name), html.unescape(value))
+    values.pop("csrf_token", None)
+    return values
+
+
+def one_field_payloads(names: list[str], base: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """The page's own values with one field made hostile (so validation of the rest passes)."""
+    for name in names:
+        for label in ONE_FIELD:
+            yield f"{name}={label}", encoded([*((k, v) for k, v in base.items() if k != name),
+                                              (name, SCALARS[label])])
+        yield f"{name}=array", encoded([*((k, v) for k, v in base.items() if k != name),
+                                        (name, "1"), (name, "2")])
+
+
+def path_variants(rule: Rule, world: World) -> Iterator[tuple[str, str]]:
+    """(label, url) pairs that reach the view with odd but well-typed arguments."""
+    yield "real", build(rule, real_values(rule, world))
+    if any(name in world.other for name in rule.arguments):
+        yield "other unit", build(rule, real_values(rule, world, other=True))
+    for name in rule.arguments:
+        kind = converter(rule, name)
+        values = INT_IN_RANGE if kind == "IntegerConverter" else (
+            PATH_VALUES if kind == "PathConverter" else STRING_VALUES)
+        for value in values:
+            yield f"{name}={value[:20]}", build(rule, {**real_values(rule, world), name: value})
+
+
+def unmatched_variants(rule: Rule, world: World) -> Iterator[str]:
+    """URLs whose integer arguments do not match the converter: the router's 404."""
+    for name in rule.arguments:
+        if converter(rule, name) == "IntegerConverter":
+            for value in INT_NOT_MATCHING:
+                yield build(rule, {**real_values(rule, world), name: value})
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(demo, monkeypatch) -> World:
+    return _world(monkeypatch)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_route_with_odd_path_arguments(app, world, role):
+    """Real ids, other units' ids, 0, 2**63, traversal, NUL, long and Vietnamese arguments."""
+    probe = Probe(app, world)
+    probe.act_as(role)
+    for rule in routes(app):
+        for method in methods(rule):
+            for label, url in path_variants(rule, world):
+                probe.request(method, url, label=label)
+            if role == "anonymous":
+                for url in unmatched_variants(rule, world):
+                    probe.request(method, url)
+    report(world, probe.sent)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_route_with_hostile_query_and_form(app, world, role):
+    """Missing, extra, NUL, 100 KB, invalid UTF-8, odd digits, odd dates and arrays."""
+    probe = Probe(app, world)
+    probe.act_as(role)
+    for rule in routes(app):
+        if is_static(rule):
+            continue
+        url = build(rule, real_values(rule, world))
+        page = None
+        if "GET" in methods(rule):
+            response = probe.request("GET", url)
+            if response.status_code == 200 and response.mimetype == "text/html":
+                page = response.get_data(as_text=True)
+        names = field_names(app, rule, page)
+        variants = list(payloads(names, full=role == "admin"))
+        if role == "admin":
+            variants += list(one_field_payloads(names, baseline(page)))
+        for method in methods(rule):
+            for label, data in variants:
+                if method == "GET":
+                    probe.request("GET", f"{url}?{data}", label=label)
+                else:
+                    probe.request(method, url, data=data, label=label,
+                                  content_type="application/x-www-form-urlencoded")
+    report(world, probe.sent)
