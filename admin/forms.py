@@ -7,10 +7,12 @@ our own translations, and the built-in messages the fields below can produce are
 
 from __future__ import annotations
 
+from flask import request
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from werkzeug.datastructures import ImmutableMultiDict
 from wtforms import (
     BooleanField,
     DateField,
@@ -48,6 +50,8 @@ WTFORMS_MESSAGES = (
     _l("Field must be equal to %(other_name)s."),
 )
 
+SUBMIT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # as Flask-WTF's is_submitted
+
 
 class _Translations:
     """WTForms' messages looked up in our catalogs (current request's language)."""
@@ -63,6 +67,15 @@ class Form(FlaskForm):
     class Meta:
         def get_translations(self, form):
             return _Translations()
+
+        def wrap_formdata(self, form, formdata):
+            # HTML forms only. Flask-WTF would also read a JSON body, and a JSON string or
+            # array (or an object of lists) then broke the form with a 500; a JSON body is an
+            # empty form here, refused with each field's "required" message.
+            if (not hasattr(formdata, "getlist") and request.is_json
+                    and not (request.form or request.files)):
+                return ImmutableMultiDict() if request.method in SUBMIT_METHODS else None
+            return super().wrap_formdata(form, formdata)
 
 
 def options(pairs) -> list[SelectChoice]:

@@ -85,12 +85,14 @@ SCALARS = {
 NON_OBJECT_JSON = ("[]", '"text"', "1", "null", "[{\"a\": 1}]", "{", '{"a": NaN}')
 FIELD_NAME_RE = re.compile(
     r"(?:args|form|values)\.(?:get|getlist|get_all)\(\s*[\"']([A-Za-z_][\w-]*)[\"']")
+# Letters only Vietnamese uses: a page or message in Vietnamese has some.
+VI_LETTERS_RE = re.compile("[ăâđêôơưĂÂĐÊÔƠƯạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]")
 HTML_NAME_RE = re.compile(r'<(?:input|select|textarea)[^>]*\bname="([^"]+)"')
 INPUT_RE = re.compile(r"<input\b[^>]*>")
 SELECT_RE = re.compile(r'<select\b[^>]*\bname="([^"]+)"[^>]*>.*?<option[^>]*value="([^"]*)"', re.S)
 ATTR_RE = re.compile(r'\b(name|value|type)="([^"]*)"')
 # One field at a time is set to each of these, the others keep the page's own values.
-ONE_FIELD = ("nul", "big", "huge", "superscript", "date_bad", "negative")
+ONE_FIELD = ("nul", "big", "huge", "superscript")
 
 
 @dataclass
@@ -176,8 +178,23 @@ def field_names(app, rule: Rule, page_html: str | None) -> list[str]:
         names.update(FIELD_NAME_RE.findall(inspect.getsource(module)) if module else [])
     if page_html:
         names.update(HTML_NAME_RE.findall(page_html))
+    names.update(openapi_names(rule))
     names.discard("csrf_token")
     return sorted(names)
+
+
+def openapi_names(rule: Rule) -> set[str]:
+    """Query parameters and body properties a JSON endpoint documents in OpenAPI."""
+    from admin.openapi import document
+
+    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+    names: set[str] = set()
+    for operation in document().get("paths", {}).get(path, {}).values():
+        names.update(p["name"] for p in operation.get("parameters", []) if "name" in p)
+        content = operation.get("requestBody", {}).get("content", {})
+        for media in content.values():
+            names.update(media.get("schema", {}).get("properties", {}))
+    return names
 
 
 # --- the client and the checks -----------------------------------------------------------------
@@ -236,12 +253,14 @@ class Probe:
             self.problem(method, url, status, problem)
         if not is_static_url(url) and (leak := LEAK_RE.search(text)):
             self.problem(method, url, status, f"leaks {leak.group(0)!r}")
+        lang = self.lang or "vi"
         if status >= 400 and ctype.startswith("text/html"):
-            lang = self.lang or "vi"
             if f'<html lang="{lang}"' not in text:
                 self.problem(method, url, status, f"error page not in {lang}")
+            elif lang == "vi" and not VI_LETTERS_RE.search(visible_text(text)):
+                self.problem(method, url, status, "error page without Vietnamese text")
         if status >= 400 and url.startswith("/api/"):
-            problem = json_error_problem(body, status)
+            problem = json_error_problem(body, status, lang)
             if problem:
                 self.problem(method, url, status, problem)
         if before is not None and status >= 400:
@@ -275,7 +294,11 @@ def header_problems(response, url: str) -> Iterator[str]:
         yield "private page without Cache-Control: no-store"
 
 
-def json_error_problem(body: bytes, status: int) -> str | None:
+def visible_text(page: str) -> str:
+    return re.sub(r"<[^>]+>", " ", page.split("<main", 1)[-1])
+
+
+def json_error_problem(body: bytes, status: int, lang: str) -> str | None:
     try:
         data = json.loads(body)
     except ValueError:
@@ -285,6 +308,8 @@ def json_error_problem(body: bytes, status: int) -> str | None:
         return f"API error without error.status: {body[:120]!r}"
     if not isinstance(error.get("message"), str) or not error["message"].strip():
         return "API error without a message"
+    if lang == "vi" and not VI_LETTERS_RE.search(error["message"]):
+        return f"API error not in Vietnamese: {error['message']!r}"
     return None
 
 
@@ -347,6 +372,26 @@ def one_field_payloads(names: list[str], base: dict[str, str]) -> Iterator[tuple
                                         (name, "1"), (name, "2")])
 
 
+def json_post_rules() -> set[str]:
+    """Werkzeug rules of the POST endpoints documented as taking a JSON body."""
+    from admin.openapi import document
+
+    rules = set()
+    for path, operations in document().get("paths", {}).items():
+        if "application/json" in operations.get("post", {}).get("requestBody", {}).get(
+                "content", {}):
+            rules.add(re.sub(r"\{([^}]+)\}", r"<\1>", path))
+    return rules
+
+
+def json_body(names: list[str], label: str) -> str:
+    """A JSON object whose fields all carry the payload's kind of value (as JSON types)."""
+    kind = label.split("=")[-1]
+    value: object = {"missing": None, "array": [1, 2], "huge": 10**30, "negative": -1,
+                     "float": 1e308, "extra": {"a": 1}}.get(kind, SCALARS.get(kind, True))
+    return json.dumps({n: value for n in names} | {"zzz_extra": [None]})
+
+
 def path_variants(rule: Rule, world: World) -> Iterator[tuple[str, str]]:
     """(label, url) pairs that reach the view with odd but well-typed arguments."""
     yield "real", build(rule, real_values(rule, world))
@@ -406,14 +451,228 @@ def test_every_route_with_hostile_query_and_form(app, world, role):
             if response.status_code == 200 and response.mimetype == "text/html":
                 page = response.get_data(as_text=True)
         names = field_names(app, rule, page)
+        json_rules = json_post_rules()
         variants = list(payloads(names, full=role == "admin"))
         if role == "admin":
             variants += list(one_field_payloads(names, baseline(page)))
         for method in methods(rule):
             for label, data in variants:
+                if method == "POST" and rule.rule in json_rules:
+                    probe.request("POST", url, data=json_body(names, label), label=label,
+                                  content_type="application/json")
                 if method == "GET":
                     probe.request("GET", f"{url}?{data}", label=label)
                 else:
                     probe.request(method, url, data=data, label=label,
                                   content_type="application/x-www-form-urlencoded")
     report(world, probe.sent)
+
+
+def post_rules(app) -> list[Rule]:
+    return [r for r in routes(app) if "POST" in methods(r)]
+
+
+@pytest.mark.parametrize("role", ("anonymous", "admin"))
+def test_every_post_with_bodies_that_are_not_a_form(app, world, role):
+    """JSON that is not an object or not JSON at all, wrong content types, stray files."""
+    probe = Probe(app, world)
+    probe.act_as(role)
+    bodies = [(f"json {b[:10]}", b, "application/json") for b in NON_OBJECT_JSON]
+    bodies += [
+        ("json object of arrays", json.dumps({n: [1, {"a": None}] for n in (
+            "dossier_code", "unit", "counter_id", "procedure_id", "level", "name")}),
+         "application/json"),
+        ("json as text", '{"dossier_code": "A1", "unit": 1}', "text/plain"),
+        ("xml", "<?xml version='1.0'?><a>&lt;</a>", "application/xml"),
+        ("binary", b"\x00\xff\xfe" * 100, "application/octet-stream"),
+        ("form labelled utf-16", "a=1".encode("utf-16"),
+         "application/x-www-form-urlencoded; charset=utf-16"),
+        ("broken multipart", b"--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1",
+         "multipart/form-data; boundary=x"),
+        ("multipart without boundary", b"a=1", "multipart/form-data"),
+    ]
+    for rule in post_rules(app):
+        url = build(rule, real_values(rule, world))
+        for label, body, ctype in bodies:
+            probe.request("POST", url, data=body, content_type=ctype, label=label)
+    report(world, probe.sent)
+
+
+def test_every_post_with_an_oversized_body_is_413(app, world, app_factory):
+    """A body above MAX_CONTENT_LENGTH is refused before any view reads it."""
+    limit = 16 * 1024
+    small = app_factory(MAX_CONTENT_LENGTH=limit)
+    probe = Probe(small, world)
+    probe.act_as("admin")
+    for rule in post_rules(small):
+        url = build(rule, real_values(rule, world))
+        for ctype, body in (("application/x-www-form-urlencoded", "a=" + "x" * limit),
+                            ("application/json", json.dumps({"a": "x" * limit}))):
+            response = probe.request("POST", url, data=body, content_type=ctype, label=ctype)
+            if response.status_code != 413:
+                probe.problem("POST", url, response.status_code, f"{ctype}: not 413")
+    report(world, probe.sent)
+
+
+def csrf_exempt(app, rule: Rule) -> bool:
+    """Whether Flask-WTF skips the CSRF check for the rule's view (API clients sign instead)."""
+    csrf = app.extensions["csrf"]
+    view = app.view_functions[rule.endpoint]
+    blueprint = rule.endpoint.rsplit(".", 1)[0] if "." in rule.endpoint else None
+    return (f"{view.__module__}.{view.__name__}" in csrf._exempt_views
+            or app.blueprints.get(blueprint) in csrf._exempt_blueprints)
+
+
+@pytest.mark.parametrize("role", ("anonymous", "manager"))
+def test_every_post_without_a_valid_csrf_token_is_refused(world, app_factory, role):
+    """CSRF on: no token, or a forged one, is a 400 with the reason and changes nothing."""
+    guarded = app_factory(WTF_CSRF_ENABLED=True)
+    probe = Probe(guarded, world)
+    probe.act_as(role)
+    checked = 0
+    for rule in post_rules(guarded):
+        url = build(rule, real_values(rule, world))
+        exempt = csrf_exempt(guarded, rule)
+        for label, data in (("no token", {"name": "x"}),
+                            ("forged token", {"name": "x", "csrf_token": "IjEi.forged.x"})):
+            response = probe.request("POST", url, data=data, label=label)
+            if not exempt:
+                checked += 1
+                if response.status_code != 400:
+                    probe.problem("POST", url, response.status_code, f"{label}: not refused")
+    assert checked >= 20  # the admin, kiosk and survey forms are all guarded
+    report(world, probe.sent)
+
+
+def test_error_pages_follow_the_language_cookie(app, world):
+    """With the English cookie every error page is English (and JSON errors too)."""
+    probe = Probe(app, world, lang="en")
+    probe.act_as("anonymous")
+    for rule in routes(app):
+        for method in methods(rule):
+            url = build(rule, real_values(rule, world))
+            probe.request(method, url + "?unit=%FF&period=x", label="en")
+            for unmatched in list(unmatched_variants(rule, world))[:1]:
+                probe.request(method, unmatched, label="en")
+    probe.request("GET", "/no/such/page", label="en")
+    report(world, probe.sent)
+
+
+def test_not_found_page_is_vietnamese_by_default_and_english_on_request(client):
+    vi = client.get("/no/such/page")
+    assert vi.status_code == 404
+    assert '<html lang="vi"' in vi.get_data(as_text=True)
+    assert "Trang này không tồn tại" in vi.get_data(as_text=True)
+    client.set_cookie("lang", "en")
+    en = client.get("/no/such/page")
+    assert "This page does not exist" in en.get_data(as_text=True)
+
+
+def test_session_cookie_is_http_only_same_site_and_secure_when_asked(app, app_factory,
+                                                                        monkeypatch):
+    from tests.support.admin import login
+
+    use_cheap_hashing(monkeypatch)
+    build_org()
+    for secure in (False, True):
+        app = app_factory(SESSION_COOKIE_SECURE=secure)
+        client = app.test_client()
+        response = login(client, "root")
+        assert response.status_code in (302, 303)
+        cookie = next(c for c in response.headers.getlist("Set-Cookie")
+                      if c.startswith(app.config["SESSION_COOKIE_NAME"] + "="))
+        assert "HttpOnly" in cookie
+        assert "SameSite=Lax" in cookie
+        assert ("Secure" in cookie) is secure
+        assert ("Strict-Transport-Security" in response.headers) is secure
+
+
+# --- the bugs this module found, one specification each -----------------------------------------
+
+
+@pytest.fixture
+def org(demo, monkeypatch):
+    use_cheap_hashing(monkeypatch)
+    return build_org()
+
+
+@pytest.mark.parametrize("number", [2**63, 2**63 - 1, 10**40])
+def test_an_id_beyond_what_a_database_holds_is_not_found(client, org, number):
+    """It reached the driver before ("Python int too large to convert to SQLite INTEGER")."""
+    sign_in(client, org.admin)
+    for url in (f"/admin/units/{number}", f"/admin/counters/{number}/poster.png",
+                f"/admin/questionnaires/{number}"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert "Trang này không tồn tại" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value", ["9" * 30, "²", "١٢", " 1 2 "])
+def test_a_counter_filter_that_is_no_id_is_ignored(client, org, value):
+    sign_in(client, org.manager)
+    response = client.get(f"/admin/units/{org.centre.id}/officers", query_string={
+        "counter": value})
+    assert response.status_code == 200
+    assert org.officer.code in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value", ["9" * 30, "²"])
+def test_a_comment_page_cursor_that_is_no_id_starts_at_the_first_page(client, org, value):
+    sign_in(client, org.manager)
+    assert client.get("/admin/dashboard/comments", query_string={"before": value}
+                      ).status_code == 200
+
+
+def test_a_unit_written_with_a_superscript_digit_is_not_found_in_the_api(client, org):
+    """"²".isdigit() is true, and int("²") raised: a 500 from the reporting API."""
+    secret = api_tokens.create(org.manager, "regression")
+    response = client.get("/api/v1/reports/indices", query_string={"unit": "²"},
+                          headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 404
+    assert response.get_json()["error"]["status"] == 404
+
+
+def test_a_survey_rating_written_as_a_superscript_digit_is_refused(client, org):
+    from core.models import SurveyDraft
+    from tests.support.survey import kiosk_token, make_kiosk
+
+    token = kiosk_token(make_kiosk(org.counter))
+    assert client.post(f"/s/{token}").status_code == 303
+    html = client.get(f"/s/{token}/1").get_data(as_text=True)
+    rating = re.search(r'name="(r-[^"]+)"', html).group(1)
+    drafts = db.session.scalar(select(func.count()).select_from(SurveyDraft))
+    response = client.post(f"/s/{token}/1", data={rating: "²", "nav": "next"})
+    assert response.status_code == 422
+    assert "Traceback" not in response.get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(SurveyDraft)) == drafts
+
+
+@pytest.mark.parametrize("body", ['"text"', "1", '[{"a": 1}]', '{"code": [1, {"a": null}]}'])
+def test_a_json_body_sent_to_an_admin_form_is_refused_and_creates_nothing(client, org, body):
+    """Flask-WTF read JSON bodies into the form; a string or array there was a 500."""
+    from core.models import Unit
+
+    sign_in(client, org.admin)
+    units = db.session.scalar(select(func.count()).select_from(Unit))
+    response = client.post("/admin/units/new", data=body, content_type="application/json")
+    assert response.status_code == 422
+    assert "Trường này là bắt buộc" in response.get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Unit)) == units
+
+
+def test_an_oversized_body_is_refused_before_the_view_acts(org, app_factory):
+    """Deactivate reads no body, so Werkzeug's own limit never fired and the unit was
+    deactivated by a request far beyond MAX_CONTENT_LENGTH."""
+    from core.models import Unit
+
+    small = app_factory(MAX_CONTENT_LENGTH=16 * 1024)
+    client = small.test_client()
+    sign_in(client, org.admin)
+    response = client.post(f"/admin/units/{org.commune.id}/deactivate",
+                           data={"pad": "x" * 20_000})
+    assert response.status_code == 413
+    assert "quá lớn" in response.get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.get(Unit, org.commune.id).active
