@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, PathConverter, Rule
 
 from core.extensions import db
 from core.models import ApiToken, Procedure, Questionnaire, User
@@ -57,7 +57,7 @@ HUGE_INT = str(2**63)
 
 # Path values that match an <int:...> converter (reach the view) and those that do not (the
 # router answers); string and path converters get the traversal and encoding tricks.
-INT_IN_RANGE = ("0", str(2**63 - 1), HUGE_INT, "9" * 40)
+INT_IN_RANGE = ("0", str(2**31 - 1), str(2**31), str(2**63 - 1), HUGE_INT, "9" * 40)
 INT_NOT_MATCHING = ("-1", "abc", "1.5", "%00", quote(VIETNAMESE))
 STRING_VALUES = (
     "..%2F..%2Fetc%2Fpasswd", "%00", quote(LONG), quote(VIETNAMESE), quote("<script>x</script>"),
@@ -166,7 +166,11 @@ def real_values(rule: Rule, world: World, other: bool = False) -> dict[str, str]
 
 
 def converter(rule: Rule, name: str) -> str:
-    return type(rule._converters[name]).__name__
+    """"int", "path" or "string": how the rule's argument is matched."""
+    matcher = rule._converters[name]
+    if isinstance(matcher, IntegerConverter):
+        return "int"
+    return "path" if isinstance(matcher, PathConverter) else "string"
 
 
 def field_names(app, rule: Rule, page_html: str | None) -> list[str]:
@@ -399,8 +403,8 @@ def path_variants(rule: Rule, world: World) -> Iterator[tuple[str, str]]:
         yield "other unit", build(rule, real_values(rule, world, other=True))
     for name in rule.arguments:
         kind = converter(rule, name)
-        values = INT_IN_RANGE if kind == "IntegerConverter" else (
-            PATH_VALUES if kind == "PathConverter" else STRING_VALUES)
+        values = INT_IN_RANGE if kind == "int" else (
+            PATH_VALUES if kind == "path" else STRING_VALUES)
         for value in values:
             yield f"{name}={value[:20]}", build(rule, {**real_values(rule, world), name: value})
 
@@ -408,7 +412,7 @@ def path_variants(rule: Rule, world: World) -> Iterator[tuple[str, str]]:
 def unmatched_variants(rule: Rule, world: World) -> Iterator[str]:
     """URLs whose integer arguments do not match the converter: the router's 404."""
     for name in rule.arguments:
-        if converter(rule, name) == "IntegerConverter":
+        if converter(rule, name) == "int":
             for value in INT_NOT_MATCHING:
                 yield build(rule, {**real_values(rule, world), name: value})
 
@@ -596,9 +600,10 @@ def org(demo, monkeypatch):
     return build_org()
 
 
-@pytest.mark.parametrize("number", [2**63, 2**63 - 1, 10**40])
+@pytest.mark.parametrize("number", [2**31, 2**63, 2**63 - 1, 10**40])
 def test_an_id_beyond_what_a_database_holds_is_not_found(client, org, number):
-    """It reached the driver before ("Python int too large to convert to SQLite INTEGER")."""
+    """It reached the driver before: "Python int too large to convert to SQLite INTEGER",
+    "integer out of range" on PostgreSQL."""
     sign_in(client, org.admin)
     for url in (f"/admin/units/{number}", f"/admin/counters/{number}/poster.png",
                 f"/admin/questionnaires/{number}"):
@@ -676,3 +681,40 @@ def test_an_oversized_body_is_refused_before_the_view_acts(org, app_factory):
     assert "quá lớn" in response.get_data(as_text=True)
     db.session.rollback()
     assert db.session.get(Unit, org.commune.id).active
+
+
+# NUL cannot be stored in or compared with PostgreSQL text: these were 500s there (the SQLite
+# run passes either way; `make test` runs them on PostgreSQL too).
+
+
+def test_a_nul_in_an_admin_form_is_refused_with_the_reason(client, org):
+    sign_in(client, org.admin)
+    page = client.get(f"/admin/counters/{org.counter.id}").get_data(as_text=True)
+    form = baseline(page) | {"name": "Quầy\x00 01"}
+    response = client.post(f"/admin/counters/{org.counter.id}", data=form)
+    assert response.status_code == 422
+    assert "Không được dùng ký tự điều khiển" in response.get_data(as_text=True)
+    db.session.rollback()
+    assert "\x00" not in db.session.get(type(org.counter), org.counter.id).name
+
+
+def test_a_nul_in_a_sign_in_name_or_an_audit_search_is_a_4xx(client, org):
+    assert client.post("/admin/login", data={"username": "ro\x00ot",
+                                              "password": "x"}).status_code == 422
+    sign_in(client, org.admin)
+    response = client.get("/admin/audit/", query_string={"username": "a\x00b"})
+    assert response.status_code in (200, 422)
+    assert "Không được dùng ký tự điều khiển" in response.get_data(as_text=True)
+
+
+def test_a_wrong_kiosk_pin_for_an_officer_code_with_a_nul_is_still_audited(client, org):
+    from core.models import AuditEntry
+    from tests.support.kiosk import configure
+
+    configure()
+    response = client.post("/kiosk/staff", data={"officer": "CB\x00001", "pin": "0000"})
+    assert response.status_code == 401
+    db.session.rollback()
+    entry = db.session.scalar(select(AuditEntry).where(
+        AuditEntry.action == "kiosk.officer_pin_failed"))
+    assert entry.username == "CB\ufffd001"
