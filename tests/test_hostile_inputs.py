@@ -123,7 +123,7 @@ def _world(monkeypatch) -> World:
         "unit_id": str(org.centre.id), "counter_id": str(org.counter.id),
         "officer_id": str(org.officer.id), "user_id": str(org.viewer.id),
         "procedure_id": str(procedure), "questionnaire_id": str(questionnaire),
-        "token_id": str(api_token), "response_id": "1", "kiosk_id": str(kiosk.id),
+        "token_id": str(api_token), "response_id": "1", "kiosk_id": kiosk.public_id,
         "code": org.centre.code, "token": token, "by": "counter", "kind": "ratings",
         "action": "hide", "number": "1", "filename": "css/app.css",
     }
