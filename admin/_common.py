@@ -6,6 +6,7 @@ from flask import request
 
 from admin.auth import current_user
 from core.models import User
+from core.routing import MAX_ID, parse_id
 
 
 def actor() -> User:
@@ -21,9 +22,9 @@ def after_arg() -> str | None:
     return value[:200] or None
 
 
-def int_after_arg() -> int | None:
-    value = after_arg()
-    return int(value) if value is not None and value.isdigit() else None
+def int_after_arg(maximum: int = MAX_ID) -> int | None:
+    """``?after=`` as an id no larger than the keyset column holds (else the first page)."""
+    return parse_id(after_arg(), maximum)
 
 
 INVALID = 422  # the status of a form sent back with errors

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from admin._common import INVALID, actor, int_after_arg
 from admin.auth import role_required
 from admin.forms import AuditSearchForm
+from core.routing import MAX_BIG_ID
 from core.services import audit
 from core.services.org import unit_choices
 
@@ -39,6 +40,6 @@ def index():
                 date_from=form.date_from.data,
                 date_to=form.date_to.data,
             )
-    page = audit.search(filters, after=int_after_arg()) if valid else None
+    page = audit.search(filters, after=int_after_arg(MAX_BIG_ID)) if valid else None
     return render_template("admin/audit/index.html", form=form, page=page), \
         200 if valid else INVALID

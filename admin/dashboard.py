@@ -23,6 +23,7 @@ from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from admin.auth import current_user, login_required
 from core import ratelimit, sipas
+from core.routing import MAX_BIG_ID, parse_id
 from core.services import api_tokens, exports, reports, scope
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
@@ -140,14 +141,14 @@ def comments():
     """Comments with phone and ID numbers masked; searchable; moderation for managers."""
     f = _filters()
     search = (request.args.get("q") or "")[:100]
-    before = request.args.get("before", type=int)
+    before = parse_id(request.args.get("before"), MAX_BIG_ID)  # survey response ids
     rows = reports.comments(current_user(), f, search=search, before_id=before)
     more = len(rows) == reports.COMMENT_PAGE
     return render_template("admin/dashboard/comments.html", rows=rows, search=search, more=more,
                            actions=reports.MODERATION_ACTIONS, **_context(f))
 
 
-@bp.post("/dashboard/comments/<int:response_id>/<action>")
+@bp.post("/dashboard/comments/<bigint:response_id>/<action>")
 @login_required
 def moderate(response_id: int, action: str):
     """Hide, show, flag or unflag a comment (audited)."""

@@ -7,10 +7,14 @@ our own translations, and the built-in messages the fields below can produce are
 
 from __future__ import annotations
 
+import re
+
+from flask import request
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from werkzeug.datastructures import ImmutableMultiDict
 from wtforms import (
     BooleanField,
     DateField,
@@ -48,6 +52,10 @@ WTFORMS_MESSAGES = (
     _l("Field must be equal to %(other_name)s."),
 )
 
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_MESSAGE = _l("Control characters (such as NUL) are not allowed here.")
+SUBMIT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # as Flask-WTF's is_submitted
+
 
 class _Translations:
     """WTForms' messages looked up in our catalogs (current request's language)."""
@@ -63,6 +71,28 @@ class Form(FlaskForm):
     class Meta:
         def get_translations(self, form):
             return _Translations()
+
+        def wrap_formdata(self, form, formdata):
+            # HTML forms only. Flask-WTF would also read a JSON body, and a JSON string or
+            # array (or an object of lists) then broke the form with a 500; a JSON body is an
+            # empty form here, refused with each field's "required" message.
+            if (not hasattr(formdata, "getlist") and request.is_json
+                    and not (request.form or request.files)):
+                return ImmutableMultiDict() if request.method in SUBMIT_METHODS else None
+            return super().wrap_formdata(form, formdata)
+
+    def validate(self, extra_validators=None) -> bool:
+        """Each field's validators, then no control characters in any text.
+
+        NUL cannot be stored in (or even compared with) a PostgreSQL text column: a NUL in a
+        name or a search box was a 500 there. Tabs and line breaks stay allowed.
+        """
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field.data, str) and CONTROL_RE.search(field.data):
+                field.errors = [*field.errors, CONTROL_MESSAGE]
+                valid = False
+        return valid
 
 
 def options(pairs) -> list[SelectChoice]:

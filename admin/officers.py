@@ -10,6 +10,7 @@ from admin._common import INVALID, actor, after_arg
 from admin.auth import role_required
 from admin.forms import OfficerForm
 from core.models import Unit
+from core.routing import parse_id
 from core.services import org, scope
 
 bp = Blueprint("admin_officers", __name__, url_prefix="/admin")
@@ -30,8 +31,8 @@ def index(unit_id: int):
     """A unit's officers by code, optionally only those of one counter (``?counter=``)."""
     who = actor()
     unit = scope.get_unit(who, unit_id)
-    raw = request.args.get("counter", "")
-    counter = scope.get_counter(who, int(raw)) if raw.isdigit() else None
+    counter_id = parse_id(request.args.get("counter"))
+    counter = scope.get_counter(who, counter_id) if counter_id is not None else None
     try:
         page = org.list_officers(who, unit.id, counter.id if counter else None,
                                  after=after_arg())
@@ -52,8 +53,8 @@ def new(unit_id: int):
         raise Forbidden()
     form = OfficerForm()
     form.counter_id.choices = _counter_choices(unit)
-    if request.method == "GET" and request.args.get("counter", "").isdigit():
-        form.counter_id.data = int(request.args["counter"])
+    if request.method == "GET" and parse_id(request.args.get("counter")) is not None:
+        form.counter_id.data = parse_id(request.args.get("counter"))
     if form.validate_on_submit():
         try:
             officer = org.create_officer(who, unit.id, form.code.data or "",

@@ -10,6 +10,7 @@ from admin._common import INVALID, actor, after_arg
 from admin.auth import login_required
 from admin.forms import DAY_LABELS, LEVEL_LABELS, HoursForm, MoveUnitForm, NewUnitForm, UnitForm
 from core.models import Unit, User
+from core.routing import parse_id
 from core.services import org, scope
 
 bp = Blueprint("admin_units", __name__, url_prefix="/admin/units")
@@ -42,8 +43,8 @@ def new():
         raise Forbidden()
     form = NewUnitForm()
     form.parent_id.choices = _parent_choices(who)
-    if request.method == "GET" and request.args.get("parent", "").isdigit():
-        form.parent_id.data = int(request.args["parent"])
+    if request.method == "GET" and parse_id(request.args.get("parent")) is not None:
+        form.parent_id.data = parse_id(request.args.get("parent"))
     if form.validate_on_submit():
         parent = None if form.parent_id.data == ROOT else form.parent_id.data
         try:

@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None):
     """Build the app for the configured role; raises ConfigError naming a bad variable."""
-    from core import cli, config, errors, i18n, ratelimit, security
+    from core import cli, config, errors, i18n, ratelimit, routing, security
     from core.database import configure_engine
     from core.extensions import csrf, db, migrate
 
@@ -25,6 +25,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
         static_url_path="/static",
     )
     app.config.update(settings)
+    routing.init_app(app)
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -1,8 +1,9 @@
-"""Security headers on every response, and the CSP that forbids inline script."""
+"""Security headers on every response, the CSP that forbids inline script, the body limit."""
 
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 CSP = "; ".join(
     [
@@ -21,6 +22,14 @@ CSP = "; ".join(
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def _body_limit() -> None:
+        # Werkzeug enforces MAX_CONTENT_LENGTH only when a view reads the body, so a POST that
+        # reads nothing (logout, deactivate) would act on a body of any size: refuse it first.
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        if limit and request.content_length is not None and request.content_length > limit:
+            raise RequestEntityTooLarge()
+
     @app.after_request
     def _headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", CSP)

@@ -7,6 +7,7 @@ Actions are dotted names: ``login``, ``login.failed``, ``login.locked``, ``user.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -20,6 +21,24 @@ from core.models import AuditEntry, Unit, User
 from core.services.pagination import PAGE_SIZE, Page, keyset
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(value: Any) -> Any:
+    """Control characters replaced by U+FFFD, in strings and in nested details.
+
+    A refused attempt is audited with what was typed (a username with a NUL in it, say), and
+    PostgreSQL stores no NUL in text or JSON: the audit itself must not fail.
+    """
+    if isinstance(value, str):
+        return _CONTROL_RE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
 
 
 def record(
@@ -36,12 +55,12 @@ def record(
     entry = AuditEntry(
         action=action,
         user_id=user.id if user is not None else None,
-        username=user.username if user is not None else username,
+        username=_printable(user.username if user is not None else username),
         target_type=target_type,
-        target_id=None if target_id is None else str(target_id),
+        target_id=None if target_id is None else _printable(str(target_id)),
         unit_id=unit_id,
         ip=(request.remote_addr or "")[:64] if has_request_context() else "cli",
-        details=details,
+        details=_printable(details),
     )
     db.session.add(entry)
     return entry

@@ -274,7 +274,7 @@ _CODE_RE = re.compile(r"^[\w.\-]{1,40}$")
 def resolve_unit(user: User, ref: str) -> Unit:
     """A unit by id or code that the user may see, else 404 (out of scope looks like missing)."""
     ref = ref.strip()
-    if ref.isdigit() and len(ref) < 10:
+    if ref.isascii() and ref.isdigit() and len(ref) < 10:
         return scope.get_unit(user, int(ref))
     if not _CODE_RE.match(ref):
         # Not a unit code at all (control characters, too long): PostgreSQL would refuse a NUL.

@@ -74,6 +74,7 @@ KIOSK_CLOCK_GRACE_S = 86400
 
 RATING_PREFIX = "r-"
 QUESTION_PREFIX = "q-"
+LEVEL_TEXTS = frozenset("012345")  # a rating field: 0 (no opinion) to 5
 
 
 class TokenProblem(Exception):
@@ -401,7 +402,8 @@ def parse_step(
             errors[name] = "invalid_level"
             continue
         text = raw[0].strip()
-        if not (len(text) == 1 and text.isdigit() and int(text) <= 5):
+        # Exact ASCII digits: "²" passes str.isdigit() yet int() refuses it.
+        if text not in LEVEL_TEXTS:
             errors[name] = "invalid_level"
             continue
         values["ratings"][code] = int(text)
