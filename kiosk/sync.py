@@ -31,6 +31,7 @@ from core import __version__
 from core.database import begin_write
 from core.extensions import db
 from core.models.types import utcnow
+from core.services import audit
 from kiosk import identity
 from kiosk.models import KioskState, OutboxRating
 
@@ -126,7 +127,7 @@ class Client:
                 self.close()
         except (OSError, http.client.HTTPException) as exc:
             self.close()
-            raise SyncFailure(f"network: {type(exc).__name__}: {exc}") from None
+            raise SyncFailure(f"network: {type(exc).__name__}: {exc}", code="network") from None
         try:
             parsed = json.loads(data) if data else None
         except ValueError:
@@ -191,18 +192,52 @@ def kiosk_state() -> KioskState:
     return state
 
 
-def enroll(server_url: str, code: str, clock: Callable[[], float] = time.time) -> KioskState:
-    """Exchange an enrollment code for credentials (kept 0600) and store the first config."""
-    server_url = server_url.rstrip("/")
-    client = Client(identity.Credentials("", "", server_url), clock=clock)
+def clean_server_url(raw: str | None) -> str:
+    """The aggregator's base URL, trimmed; SyncFailure ``bad_url`` unless http(s)://host[...]."""
+    value = (raw or "").strip().rstrip("/")
     try:
-        response = client.request("POST", "/api/v1/sync/enroll", {"code": code}, signed=False)
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or parts.query or parts.fragment or len(value) > 300
+            or any(c.isspace() for c in value)):
+        raise SyncFailure("the server must be an http:// or https:// URL, e.g. "
+                          "https://hailong.example.gov.vn", code="bad_url")
+    return value
+
+
+def enroll(server_url: str, code: str, clock: Callable[[], float] = time.time,
+           replace: bool = False, actor: str = "cli") -> KioskState:
+    """Exchange an enrollment code for credentials (kept 0600) and store the first config.
+
+    The one path for the CLI (``kiosk enroll``) and the setup page. An enrolled kiosk is enrolled
+    again only with ``replace`` (its unsent ratings stay queued and go out under the new id).
+    Refusals are SyncFailure with a ``code``: ``bad_url``, ``already_enrolled``, ``network``,
+    the aggregator's own (``invalid_code``, ``code_expired``, ``rate_limited``) or
+    ``not_aggregator`` for an answer that is not the sync API's.
+    """
+    server_url = clean_server_url(server_url)
+    previous = identity.load()
+    if previous is not None and not replace:
+        raise SyncFailure("this kiosk is already enrolled; replace its identity explicitly "
+                          "(send or export its unsent ratings first)", code="already_enrolled")
+    client = Client(identity.Credentials("", "", server_url), clock=clock, timeout=15.0)
+    try:
+        response = client.request("POST", "/api/v1/sync/enroll", {"code": code.strip()},
+                                  signed=False)
     finally:
         client.close()
+    if response.status >= 400 and response.error_code is None:
+        raise SyncFailure(f"enroll: {response.status} from a server that is not a SIPAS "
+                          "aggregator", code="not_aggregator", status=response.status)
     check(response, "enroll")
     body = response.body
-    if response.status != 200 or not isinstance(body, dict) or "secret" not in body:
-        raise SyncFailure(f"enroll: unexpected answer {response.status}")
+    if (response.status != 200 or not isinstance(body, dict) or not isinstance(
+            body.get("secret"), str) or not isinstance(body.get("config"), dict)):
+        raise SyncFailure(f"enroll: unexpected answer {response.status}", code="not_aggregator",
+                          status=response.status)
     identity.save(identity.Credentials(body["kiosk_id"], body["secret"], server_url))
     state = kiosk_state()
     begin_write()
@@ -212,6 +247,10 @@ def enroll(server_url: str, code: str, clock: Callable[[], float] = time.time) -
     state.config_etag = body.get("config_etag")
     state.clock_offset_s = client.offset_s
     state.enrolled_at = utcnow()
+    audit.record("kiosk.enrolled", username=actor, target_type="kiosk",
+                 target_id=body["kiosk_id"],
+                 details={"server": server_url,
+                          "replaced": previous.kiosk_id if previous else None})
     db.session.commit()
     return state
 
