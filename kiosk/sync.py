@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from core import __version__
 from core.database import begin_write
@@ -34,10 +34,10 @@ from core.models.types import utcnow
 from core.services import audit
 from kiosk import identity
 from kiosk.models import KioskState, OutboxRating
+from kiosk.services import FOLLOWUP_GRACE_S, queue_stats, settings
 
 log = logging.getLogger(__name__)
 BASE_BACKOFF_S = 1.0
-FINALISE_GRACE_S = 30
 
 
 class SyncFailure(Exception):
@@ -258,8 +258,8 @@ def enroll(server_url: str, code: str, clock: Callable[[], float] = time.time,
 def _finalise_stale(now: datetime) -> None:
     """Finalise ratings whose follow-up was never answered (CONTRACTS.md, "Outbox rows")."""
     state = db.session.get(KioskState, 1)
-    config = (state.config if state else None) or {}
-    timeout = int(config.get("followup_timeout_s", 20)) + FINALISE_GRACE_S
+    # The same validated timeout the follow-up screen runs on, plus the same grace.
+    timeout = settings(state).followup_timeout_s + FOLLOWUP_GRACE_S
     begin_write()
     db.session.execute(
         update(OutboxRating)
@@ -286,24 +286,13 @@ def rating_item(row: OutboxRating, questionnaire_version: int | None) -> dict[st
     }
 
 
-def pending_query(limit: int):
+def pending_query(limit: int | None):
+    """Finalised ratings still to send, oldest first (``limit`` None: all of them)."""
     return (
         select(OutboxRating)
         .where(OutboxRating.status == "pending", OutboxRating.finalised_at.is_not(None))
         .order_by(OutboxRating.seq).limit(limit)
     )
-
-
-def queue_stats(now: datetime) -> tuple[int, int | None]:
-    depth, oldest = db.session.execute(
-        select(func.count(OutboxRating.id), func.min(OutboxRating.device_time))
-        .where(OutboxRating.status == "pending")
-    ).one()
-    age = None
-    if oldest is not None:
-        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-        age = max(0, int((now - oldest).total_seconds()))
-    return int(depth), age
 
 
 def _apply(rows: list[OutboxRating], results: list[dict[str, Any]], now: datetime) -> tuple:
@@ -510,11 +499,7 @@ def export_bundle() -> tuple[bytes, int]:
     _finalise_stale(utcnow())
     state = kiosk_state()
     version = ((state.config or {}).get("questionnaire_version")) or None
-    rows = db.session.scalars(
-        select(OutboxRating)
-        .where(OutboxRating.status == "pending", OutboxRating.finalised_at.is_not(None))
-        .order_by(OutboxRating.seq)
-    ).all()
+    rows = db.session.scalars(pending_query(None)).all()
     body = json.dumps({
         "format": identity.BUNDLE_FORMAT,
         "version": 1,
@@ -525,51 +510,3 @@ def export_bundle() -> tuple[bytes, int]:
     }, separators=(",", ":"), ensure_ascii=False)
     signature = identity.sign_bundle(credentials.secret, body.encode())
     return json.dumps({"bundle": body, "signature": signature}).encode(), len(rows)
-
-
-# --- What the kiosk's status page shows ---------------------------------------------------------
-
-@dataclass
-class RejectedRating:
-    seq: int
-    uuid: str
-    device_time: datetime
-    reason: str
-
-
-@dataclass
-class SyncStatus:
-    enrolled: bool
-    pending: int
-    oldest_unsent_age_s: int | None
-    rejected: list[RejectedRating]
-    rejected_total: int
-    last_sync_at: datetime | None
-    last_success_at: datetime | None
-    last_outcome: str | None
-    clock_offset_s: float | None
-
-
-def status(limit: int = 50) -> SyncStatus:
-    """Queue, rejected ratings (never silently dropped) and the last sync, for the status page."""
-    state = db.session.get(KioskState, 1)
-    depth, age = queue_stats(utcnow())
-    rejected_total = db.session.scalar(
-        select(func.count(OutboxRating.id)).where(OutboxRating.status == "rejected")
-    ) or 0
-    rows = db.session.scalars(
-        select(OutboxRating).where(OutboxRating.status == "rejected")
-        .order_by(OutboxRating.seq.desc()).limit(limit)
-    ).all()
-    return SyncStatus(
-        enrolled=identity.path().exists(),
-        pending=depth,
-        oldest_unsent_age_s=age,
-        rejected=[RejectedRating(r.seq, r.uuid, r.device_time, r.reject_reason or "")
-                  for r in rows],
-        rejected_total=int(rejected_total),
-        last_sync_at=state.last_sync_at if state else None,
-        last_success_at=state.last_success_at if state else None,
-        last_outcome=state.last_sync_outcome if state else None,
-        clock_offset_s=state.clock_offset_s if state else None,
-    )
