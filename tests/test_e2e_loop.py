@@ -261,3 +261,60 @@ def test_a_survey_sent_before_its_tap_syncs_is_accepted_and_linked_after(aggrega
                 KioskRating.counter_id == rating.counter_id, KioskRating.level == 5,
                 KioskRating.local_day == rating.local_day))} == {("TAP", 5): 1}
         assert_survey_rollups_match(session, rating.unit_id)
+
+
+@pytest.mark.browser
+def test_the_visible_loop_in_chromium_touch_kiosk_and_phone(aggregator, kiosk, browser):
+    """What people see: the kiosk at 1080×1920 with touch, then the phone at 360×740."""
+    screen = browser.new_context(viewport={"width": 1080, "height": 1920}, has_touch=True,
+                                 locale="vi-VN")
+    page = screen.new_page()
+    page.goto(kiosk.server.url + "/kiosk/staff")
+    page.select_option("#officer", OFFICER)
+    page.fill("#pin", PIN)
+    page.locator("form[action$='/kiosk/staff'] button[type=submit]").tap()
+    page.fill("#dossier_code", DOSSIER)
+    page.fill("#procedure_code", PROCEDURE)
+    page.locator("form[action$='/kiosk/staff/arm'] button[type=submit]").tap()
+    page.locator("form[data-kiosk-close] button").tap()
+    page.wait_for_url("**/kiosk/")
+    assert "Nguyễn Thị Lan" in page.inner_text("body")
+
+    page.get_by_role("button", name="Không hài lòng").tap()
+    page.wait_for_url("**/kiosk/followup?r=*")
+    chips = page.locator(".kiosk-chip")
+    chosen = [chips.nth(i).locator("input").get_attribute("value") for i in (0, 1)]
+    chips.nth(0).tap()
+    chips.nth(1).tap()
+    page.locator(".kiosk-action--send").tap()
+    page.wait_for_url("**/kiosk/thanks?r=*")
+    qr = page.locator("figure.kiosk-qr")
+    assert qr.is_visible() and qr.locator("svg").bounding_box()["width"] >= 200
+    survey_url = qr.get_attribute("data-survey-url")
+    assert survey_url.startswith(aggregator.url + "/s/")
+    screen.close()
+
+    phone = browser.new_context(viewport={"width": 360, "height": 740}, locale="vi-VN")
+    page = phone.new_page()
+    page.goto(survey_url)
+    page.get_by_role("button", name="Bắt đầu khảo sát").click()
+    for _ in range(20):
+        if "/thanks" in page.url:
+            break
+        for fieldset in page.locator("fieldset").all():
+            fieldset.locator("label.sv-opt").nth(0).click()
+        send = page.get_by_role("button", name="Gửi câu trả lời")
+        (send if send.count() else page.get_by_role("button", name="Tiếp theo")).click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Xin cảm ơn Ông/Bà!"
+    phone.close()
+
+    assert kiosk.sync_once().returncode == 0
+    with Session(kiosk.engine) as session:
+        rating_uuid = session.scalar(select(OutboxRating.uuid))
+    with aggregator_session(aggregator) as session:
+        rating = session.scalar(select(KioskRating).where(KioskRating.uuid == rating_uuid))
+        assert rating.level == 2 and sorted(rating.reasons) == sorted(chosen)
+        assert rating.dossier_code == DOSSIER and rating.officer_id is not None
+        response = session.scalar(select(SurveyResponse).where(
+            SurveyResponse.kiosk_rating_uuid == rating_uuid))
+        assert response.channel == "kiosk_qr" and response.dossier_code == DOSSIER
