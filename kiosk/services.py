@@ -556,19 +556,22 @@ def armed_now() -> ArmedTransaction | None:
     return _current_armed()
 
 
-def local_key_matches(given: str | None) -> bool:
-    """Constant-time check of the counter software's key; False when no key is configured."""
-    expected = current_app.config.get("KIOSK_LOCAL_API_KEY")
+def _setting_matches(setting: str, given: str | None) -> bool:
+    """Constant-time comparison with a secret setting; False when the setting is not set."""
+    expected = current_app.config.get(setting)
     if not expected or not given:
         return False
     return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def local_key_matches(given: str | None) -> bool:
+    """The counter software's key (``SIPAS_KIOSK_LOCAL_API_KEY``)."""
+    return _setting_matches("KIOSK_LOCAL_API_KEY", given)
 
 
 def tech_pin_matches(given: str | None) -> bool:
-    expected = current_app.config.get("KIOSK_TECH_PIN")
-    if not expected or not given:
-        return False
-    return hmac.compare_digest(given.encode(), expected.encode())
+    """The technician PIN (``SIPAS_KIOSK_TECH_PIN``) of the status and setup pages."""
+    return _setting_matches("KIOSK_TECH_PIN", given)
 
 
 # --- status for the technician ---------------------------------------------------------------

@@ -159,3 +159,23 @@ def test_an_enrolled_kiosk_is_enrolled_again_only_when_confirmed(technician, liv
     assert json.loads(identity.path().read_text())["kiosk_id"] == second.kiosk_id
     assert actions()[-1] == ("kiosk.enrolled", {"server": live_aggregator.url,
                                                 "replaced": first.kiosk_id})
+
+
+def test_the_setup_form_needs_its_csrf_token(app_factory):
+    from tests.conftest import csrf_token
+
+    app = app_factory(WTF_CSRF_ENABLED=True, KIOSK_TECH_PIN=TECH_PIN)
+    with app.app_context():
+        client = app.test_client()
+        token = csrf_token(client.get("/kiosk/status").get_data(as_text=True))
+        assert client.post("/kiosk/status", data={"pin": TECH_PIN,
+                                                  "csrf_token": token}).status_code == 303
+        forged = client.post("/kiosk/setup", data={"server": "ftp://x", "code": "A"})
+        assert forged.status_code == 400
+        assert "yêu cầu không đến từ kiosk này" in forged.get_data(as_text=True)
+        token = csrf_token(client.get("/kiosk/setup").get_data(as_text=True))
+        checked = client.post("/kiosk/setup", data={"server": "ftp://x", "code": "A",
+                                                    "csrf_token": token})
+        assert checked.status_code == 400
+        assert "phải bắt đầu bằng http://" in checked.get_data(as_text=True)
+        assert identity.load() is None

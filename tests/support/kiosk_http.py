@@ -8,7 +8,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+# Hand-written forms (name, value) and Flask-WTF's (name, type, value) alike.
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -62,9 +63,6 @@ class Page:
         return self.body if as_text else self.body.encode()
 
 
-ANY_CSRF_RE = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
-
-
 class LiveBrowser(KioskClient):
     """A phone's browser against a live server: ``get``/``post`` like the Flask test client, so
     ``tests.support.survey.complete_survey`` runs unchanged over HTTP. Absolute URLs (a QR
@@ -75,7 +73,7 @@ class LiveBrowser(KioskClient):
 
     def get(self, url: str) -> Page:
         status, body, headers = self.request("GET", self._path(url))
-        match = ANY_CSRF_RE.search(body)
+        match = CSRF_RE.search(body)
         if match:
             self.token = match.group(1)
         return Page(status, body, headers)
