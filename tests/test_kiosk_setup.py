@@ -179,3 +179,41 @@ def test_the_setup_form_needs_its_csrf_token(app_factory):
         assert checked.status_code == 400
         assert "phải bắt đầu bằng http://" in checked.get_data(as_text=True)
         assert identity.load() is None
+
+
+@pytest.mark.browser
+def test_the_setup_page_is_usable_on_the_touch_screen(browser, tmp_path):
+    """Chromium at 1080×1920 with touch: PIN, the link, the form and its errors; axe finds
+    nothing serious, and a wrong address is said next to the form."""
+    from tests.support.a11y import axe_violations
+    from tests.support.kiosk import prepare_live_kiosk
+    from tests.support.live import Server
+
+    env, _url = prepare_live_kiosk(tmp_path, enrolled=False)
+    server = Server(env, workers=1, log_path=tmp_path / "gunicorn.log").start()
+    context = browser.new_context(viewport={"width": 1080, "height": 1920}, has_touch=True,
+                                  locale="vi-VN")
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/kiosk/status")
+        page.fill("#pin", env["SIPAS_KIOSK_TECH_PIN"])
+        page.locator("form[action$='/kiosk/status'] button[type=submit]").tap()
+        page.locator("a[data-kiosk-setup]").tap()
+        page.wait_for_url("**/kiosk/setup")
+        assert axe_violations(page) == []
+        page.get_by_role("button", name="Đăng ký kiosk này").tap()
+        page.wait_for_load_state("load")
+        assert page.locator("#server-error").inner_text() == "Hãy nhập địa chỉ máy chủ tổng hợp."
+        assert page.locator("#server").get_attribute("aria-invalid") == "true"
+        assert axe_violations(page) == []
+        page.fill("#server", "hailong.example.gov.vn")
+        page.fill("#code", "AAAAA-AAAAA")
+        page.get_by_role("button", name="Đăng ký kiosk này").tap()
+        page.wait_for_load_state("load")
+        assert "phải bắt đầu bằng http://" in page.get_by_role("alert").inner_text()
+        assert page.locator("#server").input_value() == "hailong.example.gov.vn"
+        box = page.get_by_role("button", name="Đăng ký kiosk này").bounding_box()
+        assert box["height"] >= 72 and box["width"] >= 72
+    finally:
+        context.close()
+        server.close()
