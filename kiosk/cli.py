@@ -19,16 +19,13 @@ def enroll_command(server: str, code: str, force: bool) -> None:
     """Enroll this kiosk: exchange the code for its id and key (kept owner-only)."""
     from kiosk import identity, sync
 
-    if identity.load() is not None and not force:
-        raise click.ClickException(
-            "This kiosk is already enrolled. Use --force to replace its identity "
-            "(send or export its unsent ratings first)."
-        )
-    if not server.startswith(("http://", "https://")):
-        raise click.ClickException("--server must be an http:// or https:// URL")
     try:
-        state = sync.enroll(server, code)
+        state = sync.enroll(server, code, replace=force, actor="cli")
     except sync.SyncFailure as exc:
+        if exc.code == "already_enrolled":
+            raise click.ClickException(
+                "This kiosk is already enrolled. Use --force to replace its identity "
+                "(send or export its unsent ratings first).") from None
         raise click.ClickException(str(exc)) from None
     config = state.config or {}
     click.echo(f"Enrolled as kiosk {state.kiosk_public_id} "

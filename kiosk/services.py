@@ -12,7 +12,7 @@ import re
 import time
 import uuid as uuidlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -556,19 +556,22 @@ def armed_now() -> ArmedTransaction | None:
     return _current_armed()
 
 
-def local_key_matches(given: str | None) -> bool:
-    """Constant-time check of the counter software's key; False when no key is configured."""
-    expected = current_app.config.get("KIOSK_LOCAL_API_KEY")
+def _setting_matches(setting: str, given: str | None) -> bool:
+    """Constant-time comparison with a secret setting; False when the setting is not set."""
+    expected = current_app.config.get(setting)
     if not expected or not given:
         return False
     return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def local_key_matches(given: str | None) -> bool:
+    """The counter software's key (``SIPAS_KIOSK_LOCAL_API_KEY``)."""
+    return _setting_matches("KIOSK_LOCAL_API_KEY", given)
 
 
 def tech_pin_matches(given: str | None) -> bool:
-    expected = current_app.config.get("KIOSK_TECH_PIN")
-    if not expected or not given:
-        return False
-    return hmac.compare_digest(given.encode(), expected.encode())
+    """The technician PIN (``SIPAS_KIOSK_TECH_PIN``) of the status and setup pages."""
+    return _setting_matches("KIOSK_TECH_PIN", given)
 
 
 # --- status for the technician ---------------------------------------------------------------
@@ -585,12 +588,13 @@ class Rejected:
 @dataclass(frozen=True)
 class Status:
     version: str
+    enrolled: bool
     kiosk_id: str | None
     aggregator: str | None
     enrolled_at: datetime | None
     waiting: int
     waiting_open: int
-    oldest_waiting_age_s: float | None
+    oldest_waiting_age_s: int | None
     next_seq: int
     total: int
     last_sync_at: datetime | None
@@ -598,18 +602,36 @@ class Status:
     last_success_at: datetime | None
     clock_offset_s: float | None
     rejected: list[Rejected]
+    rejected_total: int
     officer_name: str | None
 
 
+def queue_stats(now: datetime) -> tuple[int, int | None]:
+    """Ratings not yet confirmed by the aggregator and the oldest one's age in whole seconds.
+
+    The one count behind the status page and the sync worker's heartbeat.
+    """
+    depth, oldest = db.session.execute(
+        select(func.count(OutboxRating.id), func.min(OutboxRating.device_time))
+        .where(OutboxRating.status == "pending")
+    ).one()
+    age = None
+    if oldest is not None:
+        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+        age = max(0, int((now - oldest).total_seconds()))
+    return int(depth), age
+
+
 def status(rejected_limit: int = 50) -> Status:
+    """Everything the technician's status page (and the setup page) shows, in one place."""
     current = state()
     credentials = identity.load()
-    pending = OutboxRating.status == "pending"
-    waiting = db.session.scalar(select(func.count()).select_from(OutboxRating).where(pending)) or 0
+    waiting, oldest_age = queue_stats(utcnow())
     waiting_open = db.session.scalar(select(func.count()).select_from(OutboxRating).where(
-        pending, OutboxRating.finalised_at.is_(None))) or 0
-    oldest = db.session.scalar(select(func.min(OutboxRating.device_time)).where(pending))
+        OutboxRating.status == "pending", OutboxRating.finalised_at.is_(None))) or 0
     total = db.session.scalar(select(func.count()).select_from(OutboxRating)) or 0
+    rejected_total = db.session.scalar(select(func.count()).select_from(OutboxRating).where(
+        OutboxRating.status == "rejected")) or 0
     rejected = [
         Rejected(row.seq, row.uuid, row.reject_reason, row.device_time)
         for row in db.session.scalars(
@@ -619,6 +641,7 @@ def status(rejected_limit: int = 50) -> Status:
     shift = on_duty()
     return Status(
         version=__version__,
+        enrolled=credentials is not None,
         kiosk_id=(credentials.kiosk_id if credentials else None)
         or (current.kiosk_public_id if current else None),
         aggregator=(credentials.server_url if credentials else None)
@@ -626,7 +649,7 @@ def status(rejected_limit: int = 50) -> Status:
         enrolled_at=current.enrolled_at if current else None,
         waiting=waiting,
         waiting_open=waiting_open,
-        oldest_waiting_age_s=max(0.0, (utcnow() - oldest).total_seconds()) if oldest else None,
+        oldest_waiting_age_s=oldest_age,
         next_seq=(current.next_seq if current else None) or 1,
         total=total,
         last_sync_at=current.last_sync_at if current else None,
@@ -634,5 +657,6 @@ def status(rejected_limit: int = 50) -> Status:
         last_success_at=current.last_success_at if current else None,
         clock_offset_s=current.clock_offset_s if current else None,
         rejected=rejected,
+        rejected_total=rejected_total,
         officer_name=shift.officer_name if shift else None,
     )

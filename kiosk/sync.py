@@ -25,18 +25,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from core import __version__
 from core.database import begin_write
 from core.extensions import db
 from core.models.types import utcnow
+from core.services import audit
 from kiosk import identity
 from kiosk.models import KioskState, OutboxRating
+from kiosk.services import FOLLOWUP_GRACE_S, queue_stats, settings
 
 log = logging.getLogger(__name__)
 BASE_BACKOFF_S = 1.0
-FINALISE_GRACE_S = 30
 
 
 class SyncFailure(Exception):
@@ -126,7 +127,7 @@ class Client:
                 self.close()
         except (OSError, http.client.HTTPException) as exc:
             self.close()
-            raise SyncFailure(f"network: {type(exc).__name__}: {exc}") from None
+            raise SyncFailure(f"network: {type(exc).__name__}: {exc}", code="network") from None
         try:
             parsed = json.loads(data) if data else None
         except ValueError:
@@ -191,18 +192,52 @@ def kiosk_state() -> KioskState:
     return state
 
 
-def enroll(server_url: str, code: str, clock: Callable[[], float] = time.time) -> KioskState:
-    """Exchange an enrollment code for credentials (kept 0600) and store the first config."""
-    server_url = server_url.rstrip("/")
-    client = Client(identity.Credentials("", "", server_url), clock=clock)
+def clean_server_url(raw: str | None) -> str:
+    """The aggregator's base URL, trimmed; SyncFailure ``bad_url`` unless http(s)://host[...]."""
+    value = (raw or "").strip().rstrip("/")
     try:
-        response = client.request("POST", "/api/v1/sync/enroll", {"code": code}, signed=False)
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or parts.query or parts.fragment or len(value) > 300
+            or any(c.isspace() for c in value)):
+        raise SyncFailure("the server must be an http:// or https:// URL, e.g. "
+                          "https://hailong.example.gov.vn", code="bad_url")
+    return value
+
+
+def enroll(server_url: str, code: str, clock: Callable[[], float] = time.time,
+           replace: bool = False, actor: str = "cli") -> KioskState:
+    """Exchange an enrollment code for credentials (kept 0600) and store the first config.
+
+    The one path for the CLI (``kiosk enroll``) and the setup page. An enrolled kiosk is enrolled
+    again only with ``replace`` (its unsent ratings stay queued and go out under the new id).
+    Refusals are SyncFailure with a ``code``: ``bad_url``, ``already_enrolled``, ``network``,
+    the aggregator's own (``invalid_code``, ``code_expired``, ``rate_limited``) or
+    ``not_aggregator`` for an answer that is not the sync API's.
+    """
+    server_url = clean_server_url(server_url)
+    previous = identity.load()
+    if previous is not None and not replace:
+        raise SyncFailure("this kiosk is already enrolled; replace its identity explicitly "
+                          "(send or export its unsent ratings first)", code="already_enrolled")
+    client = Client(identity.Credentials("", "", server_url), clock=clock, timeout=15.0)
+    try:
+        response = client.request("POST", "/api/v1/sync/enroll", {"code": code.strip()},
+                                  signed=False)
     finally:
         client.close()
+    if response.status >= 400 and response.error_code is None:
+        raise SyncFailure(f"enroll: {response.status} from a server that is not a SIPAS "
+                          "aggregator", code="not_aggregator", status=response.status)
     check(response, "enroll")
     body = response.body
-    if response.status != 200 or not isinstance(body, dict) or "secret" not in body:
-        raise SyncFailure(f"enroll: unexpected answer {response.status}")
+    if (response.status != 200 or not isinstance(body, dict) or not isinstance(
+            body.get("secret"), str) or not isinstance(body.get("config"), dict)):
+        raise SyncFailure(f"enroll: unexpected answer {response.status}", code="not_aggregator",
+                          status=response.status)
     identity.save(identity.Credentials(body["kiosk_id"], body["secret"], server_url))
     state = kiosk_state()
     begin_write()
@@ -212,6 +247,10 @@ def enroll(server_url: str, code: str, clock: Callable[[], float] = time.time) -
     state.config_etag = body.get("config_etag")
     state.clock_offset_s = client.offset_s
     state.enrolled_at = utcnow()
+    audit.record("kiosk.enrolled", username=actor, target_type="kiosk",
+                 target_id=body["kiosk_id"],
+                 details={"server": server_url,
+                          "replaced": previous.kiosk_id if previous else None})
     db.session.commit()
     return state
 
@@ -219,8 +258,8 @@ def enroll(server_url: str, code: str, clock: Callable[[], float] = time.time) -
 def _finalise_stale(now: datetime) -> None:
     """Finalise ratings whose follow-up was never answered (CONTRACTS.md, "Outbox rows")."""
     state = db.session.get(KioskState, 1)
-    config = (state.config if state else None) or {}
-    timeout = int(config.get("followup_timeout_s", 20)) + FINALISE_GRACE_S
+    # The same validated timeout the follow-up screen runs on, plus the same grace.
+    timeout = settings(state).followup_timeout_s + FOLLOWUP_GRACE_S
     begin_write()
     db.session.execute(
         update(OutboxRating)
@@ -247,24 +286,13 @@ def rating_item(row: OutboxRating, questionnaire_version: int | None) -> dict[st
     }
 
 
-def pending_query(limit: int):
+def pending_query(limit: int | None):
+    """Finalised ratings still to send, oldest first (``limit`` None: all of them)."""
     return (
         select(OutboxRating)
         .where(OutboxRating.status == "pending", OutboxRating.finalised_at.is_not(None))
         .order_by(OutboxRating.seq).limit(limit)
     )
-
-
-def queue_stats(now: datetime) -> tuple[int, int | None]:
-    depth, oldest = db.session.execute(
-        select(func.count(OutboxRating.id), func.min(OutboxRating.device_time))
-        .where(OutboxRating.status == "pending")
-    ).one()
-    age = None
-    if oldest is not None:
-        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-        age = max(0, int((now - oldest).total_seconds()))
-    return int(depth), age
 
 
 def _apply(rows: list[OutboxRating], results: list[dict[str, Any]], now: datetime) -> tuple:
@@ -471,11 +499,7 @@ def export_bundle() -> tuple[bytes, int]:
     _finalise_stale(utcnow())
     state = kiosk_state()
     version = ((state.config or {}).get("questionnaire_version")) or None
-    rows = db.session.scalars(
-        select(OutboxRating)
-        .where(OutboxRating.status == "pending", OutboxRating.finalised_at.is_not(None))
-        .order_by(OutboxRating.seq)
-    ).all()
+    rows = db.session.scalars(pending_query(None)).all()
     body = json.dumps({
         "format": identity.BUNDLE_FORMAT,
         "version": 1,
@@ -486,51 +510,3 @@ def export_bundle() -> tuple[bytes, int]:
     }, separators=(",", ":"), ensure_ascii=False)
     signature = identity.sign_bundle(credentials.secret, body.encode())
     return json.dumps({"bundle": body, "signature": signature}).encode(), len(rows)
-
-
-# --- What the kiosk's status page shows ---------------------------------------------------------
-
-@dataclass
-class RejectedRating:
-    seq: int
-    uuid: str
-    device_time: datetime
-    reason: str
-
-
-@dataclass
-class SyncStatus:
-    enrolled: bool
-    pending: int
-    oldest_unsent_age_s: int | None
-    rejected: list[RejectedRating]
-    rejected_total: int
-    last_sync_at: datetime | None
-    last_success_at: datetime | None
-    last_outcome: str | None
-    clock_offset_s: float | None
-
-
-def status(limit: int = 50) -> SyncStatus:
-    """Queue, rejected ratings (never silently dropped) and the last sync, for the status page."""
-    state = db.session.get(KioskState, 1)
-    depth, age = queue_stats(utcnow())
-    rejected_total = db.session.scalar(
-        select(func.count(OutboxRating.id)).where(OutboxRating.status == "rejected")
-    ) or 0
-    rows = db.session.scalars(
-        select(OutboxRating).where(OutboxRating.status == "rejected")
-        .order_by(OutboxRating.seq.desc()).limit(limit)
-    ).all()
-    return SyncStatus(
-        enrolled=identity.path().exists(),
-        pending=depth,
-        oldest_unsent_age_s=age,
-        rejected=[RejectedRating(r.seq, r.uuid, r.device_time, r.reject_reason or "")
-                  for r in rows],
-        rejected_total=int(rejected_total),
-        last_sync_at=state.last_sync_at if state else None,
-        last_success_at=state.last_success_at if state else None,
-        last_outcome=state.last_sync_outcome if state else None,
-        clock_offset_s=state.clock_offset_s if state else None,
-    )

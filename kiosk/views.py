@@ -22,13 +22,15 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
 from core import ratelimit
 from core.extensions import csrf
 from core.i18n import current_locale
 from core.ratelimit import Limit
-from kiosk import services
+from kiosk import services, sync
+from kiosk.forms import EnrollForm
 from kiosk.services import KioskError
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", template_folder="templates",
@@ -329,3 +331,63 @@ def status_close():
     """Close the status screen and return to the rating screen."""
     session.pop("kiosk_tech_until", None)
     return redirect(_reset_url(), code=303)
+
+
+# --- setup: enrolling this kiosk at an aggregator ------------------------------------------------
+
+# What the technician reads for each refusal of kiosk.sync.enroll (its SyncFailure codes).
+ENROLL_ERRORS = {
+    "bad_url": (400, _l("The aggregator address must start with http:// or https:// and name a "
+                        "server, for example https://hailong.example.gov.vn.")),
+    "already_enrolled": (409, _l("This kiosk is already enrolled. Tick \"Replace this kiosk's "
+                                 "current enrollment\" to enroll it again.")),
+    "network": (502, _l("The aggregator could not be reached. Check the address and the "
+                        "network, then try again.")),
+    "not_aggregator": (502, _l("The server at this address answered, but it is not a SIPAS "
+                               "aggregator. Check the address.")),
+    "invalid_code": (400, _l("This enrollment code is not valid or was already used. Ask the "
+                             "administrator for a new one.")),
+    "code_expired": (400, _l("This enrollment code has expired. Ask the administrator for a "
+                             "new one.")),
+    "rate_limited": (429, _l("Too many enrollment attempts. Please wait a few minutes and try "
+                             "again.")),
+}
+
+
+def _setup_page(form: EnrollForm, status: int = 200, error: str | None = None):
+    response = make_response(render_template(
+        "kiosk/setup.html", form=form, info=services.status(), error=error,
+        timeout=TECH_SESSION_S))
+    response.status_code = status
+    return response
+
+
+@bp.get("/setup")
+def setup():
+    """Enroll this kiosk (technician PIN first, on the status page)."""
+    if not _tech_open():
+        return redirect(url_for("kiosk.status"), code=303)
+    return _setup_page(EnrollForm())
+
+
+@bp.post("/setup")
+def setup_enroll():
+    """Exchange the one-time code through kiosk.sync.enroll, the same path as the CLI."""
+    if not _tech_open():
+        raise KioskError(401, _("Open the status page with the technician PIN first."))
+    form = EnrollForm()
+    if not form.validate_on_submit():
+        return _setup_page(form, 400)
+    try:
+        sync.enroll(form.server.data, form.code.data, replace=form.replace.data,
+                    actor="technician")
+    except sync.SyncFailure as failure:
+        status, message = ENROLL_ERRORS.get(failure.code or "", (
+            502, _l("The aggregator refused the enrollment (%(reason)s).",
+                    reason=failure.code or failure.status)))
+        services.record_access("kiosk.enroll_failed", "technician", reason=failure.code)
+        return _setup_page(form, status, str(message))
+    info = services.status()
+    flash(_("This kiosk is enrolled as %(id)s at %(server)s.", id=info.kiosk_id,
+            server=info.aggregator), "success")
+    return redirect(url_for("kiosk.status"), code=303)

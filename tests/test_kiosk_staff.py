@@ -314,6 +314,7 @@ def test_status_shows_the_outbox_and_sync_health(kiosk, client):
     assert "-2.5 seconds" in html
     assert "https://hailong.example.gov.vn" in html and "6f1c2a0e-0000-4000" in html
     assert "unknown_counter" in html and "<td class=\"num\">3</td>" in html
+    assert '<span data-fact="rejected-total">(1)</span>' in html
     assert '<dd data-fact="version">0.1.0</dd>' in html
     assert "next sequence number 5" in html
 

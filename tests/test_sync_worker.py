@@ -105,11 +105,11 @@ def test_a_rejected_rating_stays_visible_and_the_rest_are_sent(node):
                                 .where(OutboxRating.status == "rejected"))
     assert reason.startswith("invalid_level")
     with kiosk_app(node).app_context():
-        from kiosk.sync import status
+        from kiosk.services import status
 
         shown = status()
-    assert shown.enrolled and shown.pending == 0 and shown.rejected_total == 1
-    assert shown.rejected[0].reason == reason and shown.last_outcome.startswith("ok")
+    assert shown.enrolled and shown.waiting == 0 and shown.rejected_total == 1
+    assert shown.rejected[0].reason == reason and shown.last_sync_outcome.startswith("ok")
 
 
 def test_a_rotated_key_is_picked_up_without_losing_a_rating(node, live_aggregator, checks):

@@ -8,7 +8,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+# Hand-written forms (name, value) and Flask-WTF's (name, type, value) alike.
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -48,3 +49,38 @@ class KioskClient:
         status, _html, headers = self.request(
             "POST", "/kiosk/rate", {"level": str(level), "csrf_token": self.token or ""})
         return status, headers.get("Location", "")
+
+
+class Page:
+    """One answer, read the way the Flask test client's answers are (for shared helpers)."""
+
+    def __init__(self, status: int, body: str, headers: dict[str, str]) -> None:
+        self.status_code = status
+        self.body = body
+        self.headers = headers
+
+    def get_data(self, as_text: bool = False) -> str | bytes:
+        return self.body if as_text else self.body.encode()
+
+
+class LiveBrowser(KioskClient):
+    """A phone's browser against a live server: ``get``/``post`` like the Flask test client, so
+    ``tests.support.survey.complete_survey`` runs unchanged over HTTP. Absolute URLs (a QR
+    code's) are accepted; every post carries the CSRF token of the session's last page."""
+
+    def _path(self, url: str) -> str:
+        return url[len(self.base_url):] if url.startswith(self.base_url) else url
+
+    def get(self, url: str) -> Page:
+        status, body, headers = self.request("GET", self._path(url))
+        match = CSRF_RE.search(body)
+        if match:
+            self.token = match.group(1)
+        return Page(status, body, headers)
+
+    def post(self, url: str, data: dict | None = None) -> Page:
+        if self.token is None:
+            self.get(url)  # the page this form is on, for its session and CSRF token
+        status, body, headers = self.request(
+            "POST", self._path(url), {**(data or {}), "csrf_token": self.token or ""})
+        return Page(status, body, headers)
