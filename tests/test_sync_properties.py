@@ -68,8 +68,8 @@ def snapshot() -> tuple:
                RollupCount.count)
     ).all())
     hours = sorted(db.session.execute(
-        select(RollupHour.unit_id, RollupHour.day, RollupHour.hour, RollupHour.total,
-               RollupHour.satisfied)
+        select(RollupHour.unit_id, RollupHour.day, RollupHour.hour, RollupHour.misuse,
+               RollupHour.total, RollupHour.satisfied)
     ).all())
     return tuple(map(tuple, rows)), tuple(map(tuple, counts)), tuple(map(tuple, hours))
 

@@ -273,8 +273,8 @@ def _rollup_keys(rows: Sequence[dict[str, Any]]) -> None:
         keys.append(rollups.Key(item_code="TAP", level=row["level"], **dims))
         for reason in row["reasons"] or []:
             keys.append(rollups.Key(item_code="reason:" + reason, level=0, **dims))
-        if row["misuse"] is None:
-            hours.append((row["unit_id"], row["local_day"], row["local_hour"], row["level"] >= 4))
+        hours.append((row["unit_id"], row["local_day"], row["local_hour"], row["level"] >= 4,
+                      row["misuse"] is not None))
     rollups.add(keys)
     rollups.add_hours(hours)
 

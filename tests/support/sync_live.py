@@ -180,8 +180,12 @@ class AggregatorDB:
                 )
             }
             assert rolled == raw
-            hours = session.execute(select(func.sum(RollupHour.total))).scalar() or 0
-            non_misuse = session.execute(
-                select(func.count()).select_from(KioskRating).where(KioskRating.misuse.is_(None))
-            ).scalar()
-            assert int(hours) == non_misuse
+            for flagged in (False, True):
+                hours = session.execute(select(func.sum(RollupHour.total))
+                                        .where(RollupHour.misuse.is_(flagged))).scalar() or 0
+                misuse = KioskRating.misuse
+                taps = session.execute(
+                    select(func.count()).select_from(KioskRating)
+                    .where(misuse.is_not(None) if flagged else misuse.is_(None))
+                ).scalar()
+                assert int(hours) == taps
