@@ -12,12 +12,13 @@ import qrcode.image.svg
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from admin.auth import current_user, login_required, role_required
+from admin.forms import Form
+from core.routing import parse_id
 from core.services import ingest, kiosks
 
 bp = Blueprint("admin_kiosks", __name__, url_prefix="/admin/kiosks",
@@ -39,18 +40,18 @@ BUNDLE_ERRORS = {
 }
 
 
-class RegisterKioskForm(FlaskForm):
+class RegisterKioskForm(Form):
     counter = SelectField(_l("Counter"), coerce=int, validators=[DataRequired()])
     name = StringField(_l("Kiosk name"), validators=[DataRequired(), Length(max=200)])
     submit = SubmitField(_l("Register and show the code"))
 
 
-class BundleForm(FlaskForm):
+class BundleForm(Form):
     bundle = FileField(_l("Bundle file"), validators=[FileRequired()])
     submit = SubmitField(_l("Import"))
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """CSRF only: revoke and rotate are plain POST buttons."""
 
 
@@ -68,7 +69,7 @@ def fleet():
     """Every kiosk in scope: last seen, queue, oldest unsent, sequence gaps, clock, version."""
     user = current_user()
     assert user is not None
-    after = request.args.get("after", type=int)
+    after = parse_id(request.args.get("after"))
     page = kiosks.fleet(user, after)
     return render_template("admin/kiosks/fleet.html", page=page, form=ActionForm(),
                            may_manage=user.role in ("admin", "manager"),

@@ -40,7 +40,9 @@ def enroll(client, server, code, replace=False, lang="vi"):
     data = {"server": server, "code": code}
     if replace:
         data["replace"] = "y"
-    return client.post("/kiosk/setup", data=data, headers={"Accept-Language": lang})
+    # A kiosk screen follows the language the technician chose, not the browser's.
+    client.set_cookie("lang", lang)
+    return client.post("/kiosk/setup", data=data)
 
 
 def actions() -> list[tuple[str, dict | None]]:
