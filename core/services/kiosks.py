@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -186,8 +187,13 @@ def rotate(kiosk: Kiosk, *, user: User | None = None) -> None:
     db.session.commit()
 
 
+_PUBLIC_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def by_public_id(public_id: str) -> Kiosk | None:
-    if not isinstance(public_id, str) or len(public_id) > 36:
+    """The kiosk with this public id; anything that is not a UUID (a NUL byte, which PostgreSQL
+    cannot even compare, or a 5,000-character path) is simply no kiosk."""
+    if not isinstance(public_id, str) or not _PUBLIC_ID.fullmatch(public_id):
         return None
     return db.session.scalar(select(Kiosk).where(Kiosk.public_id == public_id))
 
