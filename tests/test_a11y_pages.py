@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from core import clock
 from core.extensions import db
 from tests.conftest import make_app
 from tests.support.a11y import axe_violations
@@ -36,6 +38,10 @@ PHONE = {"width": 360, "height": 740}
 ZOOMED = {"width": 683, "height": 384}  # 1366×768 at 200%
 KIOSK_MIN = 72
 TARGET_MIN = 24
+# The site's clock and demo data are pinned: the dashboard's default month (the current one) has
+# 19 days of taps, so the heat map is on the page whatever day the suite runs.
+TODAY = date(2026, 11, 20)
+NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # 10:00 in Hanoi
 
 # Each admin page: (name, path template). Templates use ids of the demo organisation.
 ADMIN_PAGES: list[tuple[str, str]] = [
@@ -97,7 +103,13 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """The whole app (role all: kiosk and aggregator), demo data, one account per role."""
+    """The whole app (role all: kiosk and aggregator), demo data, one account per role, on a
+    pinned clock."""
+    with clock.pinned(NOW):
+        yield from _serve_site(tmp_path_factory)
+
+
+def _serve_site(tmp_path_factory):
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 
@@ -117,7 +129,7 @@ def site(tmp_path_factory):
         ensure_default()
         db.session.commit()
         org = build_org()
-        generate(600, 120, months=3, seed=7)
+        generate(600, 120, months=3, seed=7, today=TODAY)
         db.session.add(KioskState(id=1, next_seq=1, config=kiosk_config()))
         db.session.commit()
         ids = {
@@ -335,10 +347,32 @@ def test_an_admin_form_on_a_phone(site, contexts):
                  "/cong-khai/{centre_code}"):
         page.goto(site.url + path.format(**site.ids))
         check(page, f"phone {path}", problems, zoomed={"width": 180, "height": 370})
+        if path == "/admin/dashboard":  # the heat map was there, scrolling in its own region
+            problems.extend(heat_map_problems(page))
     page.goto(site.url + "/admin/dashboard?period=year")
     problems.extend(chart_problems(page))
     page.close()
     assert problems == [], "\n".join(problems)
+
+
+HEAT_JS = """() => {
+  const region = document.querySelector('#heat-title ~ [role=region]');
+  return region && {tabindex: region.tabIndex, label: region.getAttribute('aria-labelledby'),
+                    scrolls: region.scrollWidth > region.clientWidth};
+}"""
+
+
+def heat_map_problems(page) -> list[str]:
+    """The heat map at 360 px: wider than the screen, in a named region the keyboard reaches."""
+    page.set_viewport_size(PHONE)
+    heat = page.evaluate(HEAT_JS)
+    if heat is None:
+        return ["dashboard: no heat map region (the pinned data should fill the current month)"]
+    if heat["tabindex"] != 0 or heat["label"] != "heat-title":
+        return [f"dashboard: the heat map region is not focusable and named: {heat}"]
+    if not heat["scrolls"]:
+        return ["dashboard: the heat map does not scroll at 360 px (the check proves nothing)"]
+    return []
 
 
 CHART_JS = """() => {

@@ -15,12 +15,12 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, func, select
 
-from core import sipas
+from core import clock, sipas
 from core.extensions import db
 from core.models import (
     RESPONDENTS,
@@ -63,7 +63,7 @@ class ReportError(ValueError):
 
 
 def local_today() -> date:
-    return datetime.now(LOCAL_TZ).date()
+    return clock.local_today()
 
 
 @dataclass(frozen=True)
