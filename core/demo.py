@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # State folder; DEMO_DIR moves it (the end-to-end test runs the demo in a temporary folder).
 DEMO = Path(os.environ.get("DEMO_DIR") or ROOT / "instance" / "demo")
+# Ports; 0 lets the system choose a free one (the end-to-end test does, so it never races).
 AGGREGATOR_PORT = int(os.environ.get("DEMO_AGGREGATOR_PORT", "8000"))
 KIOSK_PORT = int(os.environ.get("DEMO_KIOSK_PORT", "8001"))
 DEMO_UNIT, DEMO_COUNTER = "T-DEMO-TTHCC", "Q01"
@@ -55,11 +57,25 @@ def flask(role: str, *args: str) -> str:
     return result.stdout
 
 
-def gunicorn(role: str, port: int, workers: int) -> subprocess.Popen:
+def listen(port: int, name: str) -> socket.socket:
+    """Bind the port here, before anything starts: a port already taken stops the demo with a
+    clear message (instead of its health check reaching someone else's server)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"demo: port {port} is taken ({exc.strerror}); set {name}") from exc
+    return sock
+
+
+def gunicorn(role: str, sock: socket.socket, workers: int) -> subprocess.Popen:
+    """gunicorn serving on the socket bound by `listen` (handed over as fd://N)."""
     return subprocess.Popen(
-        [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+        [str(BIN / "gunicorn"), "--bind", f"fd://{sock.fileno()}", "--workers", str(workers),
          "--access-logfile", "-", "wsgi:app"],
-        cwd=ROOT, env=env_for(role), start_new_session=True,
+        cwd=ROOT, env=env_for(role), start_new_session=True, pass_fds=(sock.fileno(),),
     )
 
 
@@ -78,6 +94,11 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 
 def main() -> int:
+    global AGGREGATOR_PORT, KIOSK_PORT
+    aggregator_sock = listen(AGGREGATOR_PORT, "DEMO_AGGREGATOR_PORT")
+    kiosk_sock = listen(KIOSK_PORT, "DEMO_KIOSK_PORT")
+    AGGREGATOR_PORT = aggregator_sock.getsockname()[1]  # the chosen one when 0 was asked
+    KIOSK_PORT = kiosk_sock.getsockname()[1]
     aggregator_url = f"http://127.0.0.1:{AGGREGATOR_PORT}"
     kiosk_url = f"http://127.0.0.1:{KIOSK_PORT}"
     print("== aggregator: migrating and seeding the demo organisation")
@@ -103,7 +124,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
 
-    aggregator = gunicorn("aggregator", AGGREGATOR_PORT, workers=2)
+    aggregator = gunicorn("aggregator", aggregator_sock, workers=2)
     processes.append(aggregator)
     wait_healthy(aggregator_url, aggregator)
 
@@ -116,7 +137,7 @@ def main() -> int:
             raise SystemExit(f"demo: no enrollment code in: {registered!r}")
         flask("kiosk", "kiosk", "enroll", "--server", aggregator_url, "--code", match.group(1))
 
-    kiosk = gunicorn("kiosk", KIOSK_PORT, workers=1)
+    kiosk = gunicorn("kiosk", kiosk_sock, workers=1)
     processes.append(kiosk)
     wait_healthy(kiosk_url, kiosk)
     worker = subprocess.Popen(

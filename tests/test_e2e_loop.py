@@ -31,7 +31,7 @@ from kiosk.models import OutboxRating
 from kiosk.services import qr_svg
 from tests.support.kiosk import followup_ref
 from tests.support.kiosk_http import KioskClient, LiveBrowser
-from tests.support.live import Server, free_port, fresh_database_url, prepared
+from tests.support.live import Server, bound_socket, fresh_database_url, prepared
 from tests.support.survey import complete_survey, live_db
 from tests.support.sync_live import KioskNode, register_code
 
@@ -49,10 +49,10 @@ REASON_RE = re.compile(r'name="reason" value="([^"]+)"')
 def aggregator(tmp_path_factory):
     """A seeded aggregator whose public address (what QR codes point at) is its own."""
     tmp = tmp_path_factory.mktemp("e2e-aggregator")
-    port = free_port()
+    listener = bound_socket()  # its port is ours from now on: the address goes into the config
     env = prepared("aggregator", fresh_database_url("e2e_agg", tmp), tmp / "instance",
-                   SIPAS_PUBLIC_URL=f"http://127.0.0.1:{port}")
-    server = Server(env, port=port, log_path=tmp / "gunicorn.log").start()
+                   SIPAS_PUBLIC_URL=f"http://127.0.0.1:{listener.getsockname()[1]}")
+    server = Server(env, listener=listener, log_path=tmp / "gunicorn.log").start()
     yield server
     server.close()
 

@@ -15,7 +15,7 @@ from core.models import AuditEntry, Kiosk
 from core.models.types import utcnow
 from kiosk import identity
 from kiosk.models import KioskState
-from tests.support.live import free_port
+from tests.support.live import refusing_port
 from tests.support.sync_live import register_code
 
 pytestmark = pytest.mark.processes
@@ -118,7 +118,8 @@ def test_empty_fields_are_named(technician):
 
 
 def test_an_unreachable_aggregator_is_said_so(technician):
-    response = enroll(technician, f"http://127.0.0.1:{free_port()}", "AAAAA-AAAAA", lang="en")
+    with refusing_port() as port:
+        response = enroll(technician, f"http://127.0.0.1:{port}", "AAAAA-AAAAA", lang="en")
     assert response.status_code == 502
     assert "The aggregator could not be reached." in response.get_data(as_text=True)
     assert identity.load() is None

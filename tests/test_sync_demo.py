@@ -17,15 +17,15 @@ from sqlalchemy.orm import Session
 
 from core.models import KioskRating, RollupCount
 from kiosk.models import KioskState, OutboxRating
-from tests.support.live import ROOT, free_port
+from tests.support.live import ROOT
 
 pytestmark = pytest.mark.processes
 
 
 def test_a_demo_tap_reaches_the_aggregator(tmp_path):
     demo_dir = tmp_path / "demo"
-    env = {**os.environ, "DEMO_DIR": str(demo_dir), "DEMO_AGGREGATOR_PORT": str(free_port()),
-           "DEMO_KIOSK_PORT": str(free_port()), "DEMO_ADMIN_PASSWORD": "demo-password-123",
+    env = {**os.environ, "DEMO_DIR": str(demo_dir), "DEMO_AGGREGATOR_PORT": "0",
+           "DEMO_KIOSK_PORT": "0", "DEMO_ADMIN_PASSWORD": "demo-password-123",
            "SIPAS_SYNC_INTERVAL_S": "1"}
     log = open(tmp_path / "demo.log", "wb")  # noqa: SIM115 - closed below
     demo = subprocess.Popen([sys.executable, "-m", "core.demo"], cwd=ROOT, env=env,

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -21,10 +21,33 @@ VENV_BIN = Path(sys.executable).parent
 SECRET = "live-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def bound_socket(port: int = 0, timeout: float = 15.0) -> socket.socket:
+    """A TCP socket bound to 127.0.0.1 and held by this process, so that no other process can
+    take its port between choosing it and serving on it (port 0: the kernel picks a free one).
+
+    A given port is retried for a while: after a kill, the old server's workers may hold it for
+    a moment longer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket()
+        if port:  # a restart on the same port must not wait for old connections' TIME_WAIT
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+            return sock
+        except OSError:
+            sock.close()
+            if not port or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A port nothing listens on for the whole block (bound here, never listening), so
+    connecting to it is refused rather than reaching whatever took a "free" port meanwhile."""
+    with bound_socket() as sock:
+        yield sock.getsockname()[1]
 
 
 def fresh_database_url(name: str, tmp_path: Path) -> str:
@@ -60,13 +83,18 @@ def flask(
 
 
 class Server:
-    """A gunicorn process serving one role of the app on a free port."""
+    """A gunicorn process serving one role of the app on a port this process reserved.
+
+    The socket is bound here and handed to gunicorn (`--bind fd://N`), so the health check can
+    only reach our own server. While the server is down the port is closed (a client meets a
+    refused connection, as with a dead server); `start()` binds the same port again."""
 
     def __init__(self, env: Mapping[str, str], workers: int = 2, port: int | None = None,
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None, listener: socket.socket | None = None) -> None:
         self.env = {**os.environ, **env}
         self.workers = workers
-        self.port = port or free_port()
+        self._sock: socket.socket | None = listener or bound_socket(port or 0)
+        self.port: int = self._sock.getsockname()[1]
         self.proc: subprocess.Popen | None = None
         self.log_path = log_path
         self._log = None
@@ -79,21 +107,27 @@ class Server:
         if self.log_path and self._log is None:
             self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in kill()
         log = self._log or subprocess.DEVNULL
-        self.proc = subprocess.Popen(
-            [
-                str(VENV_BIN / "gunicorn"),
-                "--bind", f"127.0.0.1:{self.port}",
-                "--workers", str(self.workers),
-                "--graceful-timeout", "2",
-                "--timeout", "60",
-                "wsgi:app",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,  # its own process group, so a kill reaches every worker
-        )
+        sock = self._sock or bound_socket(self.port)
+        self._sock = None
+        try:
+            self.proc = subprocess.Popen(
+                [
+                    str(VENV_BIN / "gunicorn"),
+                    "--bind", f"fd://{sock.fileno()}",
+                    "--workers", str(self.workers),
+                    "--graceful-timeout", "2",
+                    "--timeout", "60",
+                    "wsgi:app",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                pass_fds=(sock.fileno(),),
+                start_new_session=True,  # its own process group, so a kill reaches every worker
+            )
+        finally:
+            sock.close()  # gunicorn holds it now; when gunicorn dies, the port closes
         self.wait_healthy(timeout)
         return self
 
@@ -128,6 +162,9 @@ class Server:
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
+        if self._sock is not None:  # reserved but never started
+            self._sock.close()
+            self._sock = None
 
 
 def role_env(role: str, database_url: str, instance: Path, **extra: str) -> dict[str, str]:
