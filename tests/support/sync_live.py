@@ -120,6 +120,15 @@ class KioskNode:
         return flask(["kiosk", "sync", "--once", "--max-seconds", str(max_seconds)], self.env,
                      check=False)
 
+    def wait_for_log(self, needle: str, timeout: float) -> bool:
+        """Wait until the worker's log contains ``needle`` (False if it never does)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.log_text():
+                return True
+            time.sleep(0.2)
+        return False
+
     def log_text(self) -> str:
         self._log.flush()
         return (self.dir / "worker.log").read_text(errors="replace")
