@@ -31,6 +31,19 @@ def postgres_url() -> str:
     return url
 
 
+def redis_url() -> str:
+    """The Redis the Redis-backed tests use (TEST_REDIS_URL, as `.ci/run` sets it).
+
+    Without it the test cannot run: in CI (CI=true) that is a failure, never a quiet skip;
+    elsewhere the test skips and the summary (`-ra`) says why and how to run it."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        return url
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail("TEST_REDIS_URL is not set, and CI must run the Redis tests")
+    pytest.skip("needs Redis: set TEST_REDIS_URL=redis://127.0.0.1:6379/<db> (CI fails here)")
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     """One migrated database for the session; tests empty it between them."""

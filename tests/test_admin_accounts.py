@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from datetime import timedelta
@@ -14,6 +13,7 @@ from core.config import load
 from core.extensions import db
 from core.models import AuditEntry, User, utcnow
 from core.passwords import verify_password
+from tests.conftest import redis_url
 from tests.support.admin import PASSWORD, build_org, login, sign_in, use_cheap_hashing
 
 
@@ -328,11 +328,10 @@ def test_a_manager_sees_only_the_accounts_of_their_subtree(client, org):
     assert ">lan<" not in html and ">root<" not in html and ">xem<" not in html
 
 
-@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs TEST_REDIS_URL (Redis)")
 def test_aggregator_instances_share_the_address_limit_through_redis(app_factory, org):
     import redis
 
-    url = os.environ["TEST_REDIS_URL"]
+    url = redis_url()
     address = f"198.51.100.{secrets.randbelow(250) + 1}"
     key = f"rl:login-ip:{address}"
     redis.Redis.from_url(url).delete(key)

@@ -3,12 +3,11 @@ limit a 429 with Retry-After and a message in the reader's language; the store m
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from core.ratelimit import RedisBackend
 from core.services import api_tokens
+from tests.conftest import redis_url
 from tests.dashboard_support import user
 
 NOV = "period=month&value=2026-11"
@@ -18,10 +17,7 @@ NOV = "period=month&value=2026-11"
 def limits(request, app):
     """The rate-limit store: memory, and Redis when TEST_REDIS_URL names one (as in CI)."""
     if request.param == "redis":
-        url = os.environ.get("TEST_REDIS_URL")
-        if not url:
-            pytest.skip("TEST_REDIS_URL is not set")
-        backend = RedisBackend(url)
+        backend = RedisBackend(redis_url())
         backend._redis.flushdb()
         app.extensions["sipas_ratelimit"] = backend
     return request.param

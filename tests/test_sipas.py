@@ -1,11 +1,13 @@
 """Specification of the SIPAS index engine (core/sipas.py).
 
-Two independent sources of truth: the shared worked examples (sipas-examples.json, beside SIPAS.md)
-and figures computed by hand and written here. Then properties that must hold for any data.
+Two independent sources of truth: the worked examples of the method (tests/data/sipas-examples.json,
+the formulas of docs/METHOD.md computed by hand) and figures computed by hand and written here.
+Then properties that must hold for any data.
 """
 
 import json
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -35,7 +37,7 @@ from core.sipas import (
     wilson_interval,
 )
 
-EXAMPLES_PATH = Path(__file__).resolve().parents[2] / "shared" / "sipas-examples.json"
+EXAMPLES_PATH = Path(__file__).resolve().parent / "data" / "sipas-examples.json"
 
 # No example database on disk and no deadline flakiness on a loaded machine.
 PROPERTY = settings(database=None, deadline=None, max_examples=200)
@@ -55,8 +57,6 @@ def two_dp(x: float | None) -> float | None:
 
 @pytest.fixture(scope="module")
 def examples() -> dict:
-    if not EXAMPLES_PATH.is_file():
-        pytest.skip(f"shared worked examples not found at {EXAMPLES_PATH}")
     return json.loads(EXAMPLES_PATH.read_text(encoding="utf-8"))
 
 
@@ -73,6 +73,7 @@ def test_every_section_of_the_examples_file_is_checked_here(examples):
         "wilson_95",
         "suppression",
         "ranking",
+        "rounding",
     }
     assert set(examples) - {"about"} == checked
 
@@ -107,6 +108,14 @@ def test_examples_counter_rate_with_and_without_misuse(examples):
         assert two_dp(counter_rate(counts).value) == case["expect_without_misuse"], case
         with_misuse = counter_rate(counts, include_misuse=True).value
         assert two_dp(with_misuse) == case["expect_with_misuse"], case
+
+
+def test_examples_rounding_half_up_from_the_counts(examples):
+    for case in examples["rounding"]:
+        satisfied, valid = case["satisfied"], case["valid"]
+        assert Fraction(100 * satisfied, valid) == Fraction(case["exact"]), case
+        counts = Counts(by_level=(valid - satisfied, 0, 0, 0, satisfied))
+        assert two_dp(item_index(counts)) == case["expect_api"], case
 
 
 def test_examples_wilson_95(examples):
