@@ -1,10 +1,10 @@
 """SIPAS index engine: pure functions from answer counts to published figures.
 
-Every formula is the one written down in SIPAS.md ("The indices", "Our decisions") and is checked
-against the worked examples in sipas-examples.json. Inputs are *counts*, never rows, so the same
-code serves one counter for one day and a whole province for a year: merging periods or units is
-addition of `Counts`, and indices are always computed after the merge, never averaged from
-sub-totals.
+Every formula is the one written down in docs/METHOD.md (the indices, our decisions) and is checked
+against the worked examples in tests/data/sipas-examples.json. Inputs are *counts*, never rows, so
+the same code serves one counter for one day and a whole province for a year: merging periods or
+units is addition of `Counts`, and indices are always computed after the merge, never averaged
+from sub-totals.
 
 Figures are returned at full float precision; `round2` is the one place where they are rounded for
 display and comparison. This module imports no web framework and no database on purpose.
@@ -60,7 +60,7 @@ FIVE_LEVEL_MAP: Final[dict[str, int]] = {
     "very_dissatisfied": 1,
 }
 
-# Our decisions (SIPAS.md): below these, a figure is "không đủ mẫu" rather than a number.
+# Our decisions (docs/METHOD.md): below these, a figure is "không đủ mẫu" rather than a number.
 MIN_REPORT_N: Final[int] = 10
 MIN_OFFICER_N: Final[int] = 20
 
@@ -128,7 +128,7 @@ class Counts:
     """Additive answer counts for one question (item or kiosk tap) over some units and period.
 
     `by_level[i]` counts answers of level i+1. Answers flagged as misuse are kept apart in the
-    `misuse_*` fields: flagged, never deleted (SIPAS.md), and left out of indices by default.
+    `misuse_*` fields: flagged, never deleted (docs/METHOD.md), and left out of indices by default.
     """
 
     by_level: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)

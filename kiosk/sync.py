@@ -256,7 +256,7 @@ def enroll(server_url: str, code: str, clock: Callable[[], float] = time.time,
 
 
 def _finalise_stale(now: datetime) -> None:
-    """Finalise ratings whose follow-up was never answered (CONTRACTS.md, "Outbox rows")."""
+    """Finalise ratings whose follow-up was never answered (docs/DEVELOPING.md, "Outbox rows")."""
     state = db.session.get(KioskState, 1)
     # The same validated timeout the follow-up screen runs on, plus the same grace.
     timeout = settings(state).followup_timeout_s + FOLLOWUP_GRACE_S

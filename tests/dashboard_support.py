@@ -1,7 +1,7 @@
 """Helpers for the dashboard tests: store ratings and responses the way ingest does.
 
-Rows are written with the rollup keys of CONTRACTS.md ("Rollups") in the same transaction, so the
-dashboard reads exactly what the sync and survey branches will write.
+Rows are written with the rollup keys of docs/DEVELOPING.md ("Rollups") in the same transaction,
+so the dashboard reads exactly what the sync and survey branches will write.
 """
 
 from __future__ import annotations

@@ -154,7 +154,7 @@ def test_the_dashboard_over_rollups_equals_the_figures_over_raw_rows(demo):
     assert {k: v.value for k, v in head.elements.items()} == expected.elements
     assert head.respondents == db.session.scalar(
         select(func.count()).select_from(SurveyResponse).where(SurveyResponse.misuse.is_(None)))
-    # Near the national averages of SIPAS.md (about 84%): realistic demo data.
+    # Near the national averages of docs/METHOD.md (about 84%): realistic demo data.
     assert 75 < head.counter_rate.value < 93 and 75 < head.sipas.value < 93
 
 

@@ -10,7 +10,7 @@ Xã Tân Phú (X1), November 2026. Ten respondents answered a policy-enabled ver
   policy index = (90 + 70 + 60 + 80) / 4 = 75, on n = 10.
 One more respondent answered a service-only version, all 5: every service item 9/11, so the
 service index = 900/11 = 81.8181... on 11 respondents.
-SIPAS-style index = (81.8181... + 75) / 2 = 78.409... -> 78.41 (SIPAS.md, "The indices").
+SIPAS-style index = (81.8181... + 75) / 2 = 78.409... -> 78.41 (docs/METHOD.md, the indices).
 """
 
 from __future__ import annotations

@@ -201,7 +201,7 @@ def by_public_id(public_id: str) -> Kiosk | None:
 # --- Configuration pulled by the kiosk ----------------------------------------------------------
 
 def config_for(kiosk: Kiosk) -> dict[str, Any]:
-    """The kiosk's configuration, in the shape of CONTRACTS.md ("KioskState.config")."""
+    """The kiosk's configuration, as docs/DEVELOPING.md describes it ("Contracts")."""
     counter = kiosk.counter
     unit = kiosk.unit
     officers = db.session.scalars(

@@ -279,7 +279,7 @@ def set_opening_hours(actor: User, unit_id: int, days: dict[str, str]) -> Unit:
 
 @dataclass(frozen=True)
 class CounterSettings:
-    """The kiosk settings of a counter (see CONTRACTS.md, kiosk configuration)."""
+    """The kiosk settings of a counter; also the kiosk's defaults (docs/DEVELOPING.md)."""
 
     scale: int = 3
     min_interval_s: int = 5

@@ -1,7 +1,7 @@
 """Adding to the rollup counts with one upsert per row, inside the caller's transaction.
 
 Callers pass only the rows they actually inserted, in the same transaction, so totals never
-double-count (see ARCHITECTURE.md, "Sync: what must hold").
+double-count (README, "Sync: enrolling a kiosk and how ratings travel").
 """
 
 from __future__ import annotations

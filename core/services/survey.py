@@ -4,8 +4,8 @@ Views only parse the request and render; every rule lives here. Problems come ba
 codes (``TokenProblem.reason``, field error codes), which survey/messages.py turns into words in
 the citizen's language, so this module stays free of display text.
 
-Trust: kiosk tokens are checked with the secret of the kiosk named in the token (CONTRACTS.md,
-"Survey tokens"); poster and dossier tokens with keys derived from SECRET_KEY. One response per
+Trust: kiosk tokens are checked with the secret of the kiosk named in the token (docs/DEVELOPING.md,
+"Contracts"); poster and dossier tokens with keys derived from SECRET_KEY. One response per
 transaction is enforced by the unique ``SurveyResponse.token_key`` at insert time, never by a
 check-then-insert; a poster token is shared by many citizens, so each poster survey gets its own
 random key.
@@ -589,7 +589,7 @@ def poster_misuse(ip: str, browser_id: str) -> str | None:
 
 
 def rollup_keys(response: SurveyResponse, data: Mapping[str, Any]) -> list[rollups.Key]:
-    """The rollup cells one stored response adds to (CONTRACTS.md, "Rollups")."""
+    """The rollup cells one stored response adds to (docs/DEVELOPING.md, "Rollups")."""
     dims = {
         "unit_id": response.unit_id,
         "day": response.local_day,

@@ -29,7 +29,7 @@ def make_kiosk(counter: Counter, secret: str = KIOSK_SECRET, status: str = "acti
 def kiosk_token(kiosk: Kiosk, rating: str | None = None, *, secret: str | None = None,
                 days: float = 7, officer: str | None = None, dossier: str | None = None,
                 procedure: str | None = None, seq: int = 1) -> str:
-    """The thank-you QR token, with the payload of CONTRACTS.md ("Survey tokens")."""
+    """The thank-you QR token, with the payload docs/DEVELOPING.md describes ("Survey tokens")."""
     payload = {"t": "k", "k": kiosk.public_id, "r": rating or str(uuid.uuid4()), "s": seq,
                "u": kiosk.unit_id, "c": kiosk.counter_id, "o": officer, "d": dossier,
                "p": procedure, "exp": int(time.time() + days * 86400)}
