@@ -8,7 +8,7 @@ DOMAINS := core kiosk survey admin
 LANGS := vi en
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres venv lint fmt bench extract update compile translations clean browser
+.PHONY: run test test-dates test-sqlite test-postgres venv lint fmt bench extract update compile translations clean browser
 
 venv: $(STAMP)
 $(STAMP): requirements.txt requirements-dev.txt
@@ -46,6 +46,10 @@ test: $(STAMP) compile
 	  echo "== the same suite on PostgreSQL ($$TEST_DATABASE_URL) =="; \
 	  SIPAS_TEST_BACKEND=postgresql $(PY) -m pytest -q -m "not browser"; \
 	fi
+
+# Proof that the suite does not depend on the day it runs (libfaketime; slow, not part of CI).
+test-dates: $(STAMP) compile
+	tests/run_on_dates.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,7 +1,8 @@
 """A manager signs in, changes period and unit, and reads the index the reporting API returns.
 
-Real gunicorn aggregator with generated history (`flask demo-data`), Debian's Chromium through
-Playwright. The Vietnamese screenshots kept for the README are written to docs/.
+Real gunicorn aggregator with generated history (the generator behind `flask demo-data`, for the
+13 months before a pinned day), Debian's Chromium through Playwright. The Vietnamese screenshots
+kept for the README are written to docs/.
 """
 
 from __future__ import annotations
@@ -11,18 +12,19 @@ import os
 import subprocess
 import sys
 import urllib.request
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import pytest
 
-from tests.support.live import ROOT, Server, flask, fresh_database_url, prepared
+from tests.support.live import ROOT, Server, fresh_database_url, prepared
 
 pytestmark = pytest.mark.browser
 
 MANAGER = ("district.manager", "district-pass-123")
-# demo-data writes the 13 months up to yesterday (local time): this year has at least 60 days.
-YEAR = str((datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) - timedelta(days=60)).year)
+# The history: 13 months up to the day before TODAY (1 Nov 2025 to 19 Nov 2026), whatever day the
+# suite runs; the pages are read for YEAR, which has ten and a half months of it.
+TODAY = date(2026, 11, 20)
+YEAR = "2026"
 CREATE_MANAGER = """
 from core import create_app
 from core.extensions import db
@@ -39,11 +41,25 @@ with app.app_context():
 """
 
 
+def generate_history(database_url, instance) -> None:
+    """What `flask demo-data --ratings 8000 --responses 1500 --months 13` writes, ending on the
+    pinned day (the command always ends yesterday; it is tested in test_dashboard_rollups)."""
+    from core.extensions import db
+    from core.services.demo_data import generate
+    from tests.conftest import make_app
+
+    app = make_app(database_url, instance)
+    with app.app_context():
+        generate(8000, 1500, months=13, seed=2026, today=TODAY)
+        db.session.remove()
+        db.engine.dispose()
+
+
 @pytest.fixture(scope="module")
 def dashboard_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("live-dashboard")
     env = prepared("aggregator", fresh_database_url("live_dash", tmp), tmp / "instance")
-    flask(["demo-data", "--ratings", "8000", "--responses", "1500", "--months", "13"], env)
+    generate_history(env["SIPAS_DATABASE_URL"], tmp / "generator")
     made = subprocess.run([sys.executable, "-c", CREATE_MANAGER], cwd=ROOT, check=True,
                           env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
     server = Server(env, log_path=tmp / "gunicorn.log").start()
