@@ -3,8 +3,6 @@ address and per browser whose excess is stored flagged (never lost, never counte
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from sqlalchemy import func, select
 
@@ -12,6 +10,7 @@ from core.extensions import db
 from core.models import Counter, RollupCount, SurveyResponse
 from core.ratelimit import RedisBackend
 from core.services.survey_tokens import poster_token
+from tests.conftest import redis_url
 from tests.support.survey import complete_survey
 
 
@@ -19,10 +18,7 @@ from tests.support.survey import complete_survey
 def limits(request, app):
     """The rate-limit store: memory, and Redis when TEST_REDIS_URL names one (as in CI)."""
     if request.param == "redis":
-        url = os.environ.get("TEST_REDIS_URL")
-        if not url:
-            pytest.skip("TEST_REDIS_URL is not set")
-        backend = RedisBackend(url)
+        backend = RedisBackend(redis_url())
         backend._redis.flushdb()
         app.extensions["sipas_ratelimit"] = backend
     return request.param
