@@ -69,7 +69,7 @@ def _about(f: reports.Filters) -> dict[str, Any]:
         "channels": list(f.channels),
         "include_misuse": f.include_misuse,
         "min_report_n": reports.min_report_n(),
-        # Every figure of the answer was computed by this method (SIPAS.md, "The indices").
+        # Every figure of the answer was computed by this method (docs/METHOD.md, "The indices").
         "method_version": sipas.METHOD_VERSION,
     }
 

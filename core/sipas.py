@@ -1,8 +1,8 @@
 """SIPAS index engine: pure functions from answer counts to published figures.
 
-Every formula is the one written down in SIPAS.md ("The indices", "Our decisions") and is checked
-against the worked examples in sipas-examples.json. Inputs are *counts*, never rows, so the same
-code serves one counter for one day and a whole province for a year: merging periods or units is
+Every formula is the one written down in docs/METHOD.md and is checked against the worked
+examples in tests/data/sipas-examples.json. Inputs are *counts*, never rows, so the same code
+serves one counter for one day and a whole province for a year: merging periods or units is
 addition of `Counts`, and indices are always computed after the merge, never averaged from
 sub-totals.
 
@@ -146,7 +146,8 @@ class Counts:
     """Additive answer counts for one question (item or kiosk tap) over some units and period.
 
     `by_level[i]` counts answers of level i+1. Answers flagged as misuse are kept apart in the
-    `misuse_*` fields: flagged, never deleted (SIPAS.md), and left out of indices by default.
+    `misuse_*` fields: flagged, never deleted (docs/METHOD.md, "Misuse"), and left out of
+    indices by default.
     """
 
     by_level: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)

@@ -213,7 +213,7 @@ XLSX_HEADERS = [
     "Chỉ số hài lòng về sự phục vụ (%)", "Chỉ số hài lòng về chính sách (%)", "Cách tính chỉ số",
     "Phương pháp",
 ]
-# How the SIPAS-style index of a row was formed (SIPAS.md, "The indices").
+# How the SIPAS-style index of a row was formed (docs/METHOD.md, "The indices").
 BASIS_NAMES = {reports.BASIS_SERVICE: "Chỉ số phục vụ",
                reports.BASIS_COMBINED: "Trung bình chỉ số chính sách và chỉ số phục vụ"}
 LEVEL_NAMES = {"province": "Tỉnh", "department": "Sở, ngành", "district": "Huyện",

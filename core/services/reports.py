@@ -355,7 +355,7 @@ class Figure:
     def with_previous(self, previous: Figure | None) -> Figure:
         if previous is None or previous.shown is None or self.shown is None:
             return replace(self, previous=previous.shown if previous else None, change=None)
-        # Changes use the unrounded values; only the display rounds (SIPAS.md, "The indices").
+        # Changes use the unrounded values; only the display rounds (docs/METHOD.md, "The indices").
         return replace(self, previous=previous.shown, change=self.shown - previous.shown)
 
     def as_dict(self) -> dict[str, object]:
@@ -437,7 +437,7 @@ def service_element_of_item(q: Questionnaire) -> dict[str, str]:
 
 
 def policy_element_of_item(q: Questionnaire) -> dict[str, str]:
-    """Items of the optional policy module (SIPAS.md items 1–14), whether or not the active
+    """Items of the optional policy module (items 1–14 of the form), whether or not the active
     version has it on: earlier or later versions of the period may have collected them."""
     return {item.code: element.code for element in q.policy_elements for item in element.items}
 
@@ -452,7 +452,7 @@ class Headline:
 
     ``sipas`` is the SIPAS-style index: the service index, or (``basis`` "service+policy") the
     mean of the policy and service indices when responses with the policy module are in the
-    period (SIPAS.md, "The indices"). ``policy`` is None when there are none.
+    period (docs/METHOD.md, "The indices"). ``policy`` is None when there are none.
     """
 
     sipas: Figure
@@ -815,7 +815,7 @@ def _rank_from(
     heads = {u.id: headline_from_totals(sub[u.id], f, q) for u in units}
     ranks: dict[int, int] = {}
     tap_ranks: dict[int, int] = {}
-    # Units of the same level are ranked together (SIPAS.md, "Ranking").
+    # Units of the same level are ranked together (docs/METHOD.md, "Ranking").
     by_level: dict[str, list[Unit]] = defaultdict(list)
     for u in units:
         by_level[u.level].append(u)
@@ -930,7 +930,7 @@ def breakdown(user: User, f: Filters, by: str) -> list[BreakdownRow]:
     """SIPAS-style index and counter rate per counter, procedure, field or officer.
 
     Officer figures: administrators and managers only, only officers with at least MIN_OFFICER_N
-    valid taps or respondents, and every view is audited (SIPAS.md, "Our decisions").
+    valid taps or respondents, and every view is audited (docs/METHOD.md, "Suppression").
     """
     if by not in BREAKDOWNS:
         raise ReportError("by", f"unknown breakdown {by!r}")
