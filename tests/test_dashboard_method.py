@@ -290,3 +290,33 @@ def test_min_officer_n_from_the_environment_hides_officer_figures(demo, database
                           f"&{MONTH}").get_data(True)
         assert "80,00%" not in page and "không đủ mẫu" in page
         assert "chỉ hiển thị từ 30 lượt đánh giá" in page
+
+
+# --------------------------------------------------------------------------------------------------
+# 5. Intervals: Wilson for rates, the delta method for indices, named where they appear
+
+
+def test_index_intervals_are_delta_method_and_match_the_hand_computation(dataset, client):
+    # X2: TC = (50 + 3 × 100) / 4 with TC1 4/8: Var(TC) = (0.5 × 0.5 / 8) / 4² × 100² = 19.53125;
+    # TT1 7/8: Var(TT) = (0.875 × 0.125 / 8) / 16 × 100² = 8.544921875; the other elements 0.
+    # Var(service) = (19.53125 + 8.544921875) / 25 = 1.123046875;
+    # 96.875 ± 1.959964 × 1.059739 = [94.80, 98.95]; TC 87.5 ± 8.66 = [78.84, 96.16].
+    auth = _token()
+    got = client.get(f"/api/v1/reports/indices?unit=T-DEMO-X2&{MONTH}", headers=auth).get_json()
+    assert got["sipas_index"]["ci95"] == [94.8, 98.95]
+    assert got["sipas_index"]["ci95_method"] == "delta"
+    assert got["elements"]["TC"]["ci95"] == [78.84, 96.16]
+    assert got["elements"]["TC"]["ci95_method"] == "delta"
+    assert got["counter_rate"]["ci95_method"] == "wilson"
+
+
+def test_pages_name_the_interval_method(dataset, client):
+    user("boss", "admin", None)
+    login(client, "boss")
+    x2 = unit("T-DEMO-X2").id
+    for path in (f"/admin/dashboard?unit={x2}&{MONTH}", f"/cong-khai/T-DEMO-X2?{MONTH}"):
+        vi = client.get(path).get_data(True)
+        assert "khoảng tin cậy 95% (phương pháp delta) 94,80% – 98,95%" in vi, path
+        assert "khoảng tin cậy 95% (Wilson)" in vi, path
+        en = client.get(path + "&lang=en").get_data(True)
+        assert "95% confidence interval (delta method) 94.80% – 98.95%" in en, path
