@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from admin.auth import current_user, login_required
-from core import ratelimit, sipas
+from core import ratelimit
 from core.routing import MAX_BIG_ID, parse_id
 from core.services import api_tokens, exports, reports, scope
 
@@ -70,8 +70,8 @@ def _context(f: reports.Filters) -> dict:
         "channel_names": channel_names(),
         "may_see_officers": scope.may_see_officers(user),
         "may_moderate": reports.may_moderate(user),
-        "min_report_n": sipas.MIN_REPORT_N,
-        "min_officer_n": sipas.MIN_OFFICER_N,
+        "min_report_n": reports.min_report_n(),
+        "min_officer_n": reports.min_officer_n(),
         "questionnaire": reports.questionnaire(),
     }
 
@@ -252,6 +252,6 @@ def public_unit(code: str):
         "admin/dashboard/public.html",
         unit=unit, f=f, head=reports.headline(f), peer=reports.peer_rank(f),
         ranking=reports.ranking(f), trend=reports.trend(f),
-        min_report_n=sipas.MIN_REPORT_N, channel_names=channel_names(),
+        min_report_n=reports.min_report_n(), channel_names=channel_names(),
         questionnaire=reports.questionnaire(),
     )

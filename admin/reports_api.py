@@ -68,8 +68,8 @@ def _about(f: reports.Filters) -> dict[str, Any]:
                             "end": f.period.previous().end.isoformat()},
         "channels": list(f.channels),
         "include_misuse": f.include_misuse,
-        "min_report_n": sipas.MIN_REPORT_N,
-        # Every figure of the answer was computed by this method (docs/METHOD.md, the indices).
+        "min_report_n": reports.min_report_n(),
+        # Every figure of the answer was computed by this method (docs/METHOD.md, "The indices").
         "method_version": sipas.METHOD_VERSION,
     }
 
@@ -173,9 +173,21 @@ _ERRORS = {
 _FIGURE = {
     "type": "object",
     "properties": {
-        "value": {"type": ["number", "null"]}, "n": {"type": "integer"},
+        "value": {"type": ["number", "null"],
+                  "description": "percent, rounded half up to two decimals from the exact value"},
+        "n": {"type": "integer"},
         "suppressed": {"type": "boolean"},
+        "reason": {"type": ["string", "null"],
+                   "enum": ["insufficient_sample", "incomplete_elements", "no_data", None],
+                   "description": "why value is null: fewer than min_report_n respondents, an "
+                                  "element with no valid answer (see missing_elements; no "
+                                  "service index without all five), or nothing in the filter"},
+        "missing_elements": {"type": "array", "items": {"type": "string"}},
         "ci95": {"type": ["array", "null"], "items": {"type": "number"}},
+        "ci95_method": {"type": ["string", "null"], "enum": ["wilson", "delta", None],
+                        "description": "Wilson score interval (proportions) or delta-method "
+                                       "normal interval (element, service and SIPAS-style "
+                                       "indices); docs/METHOD.md"},
         "excluded_misuse_share": {"type": ["number", "null"]},
         "previous": {"type": ["number", "null"]}, "change": {"type": ["number", "null"]},
     },

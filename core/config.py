@@ -143,11 +143,15 @@ def load(env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | No
         "REDIS_URL": redis_url,
         "BABEL_DEFAULT_LOCALE": locale,
         "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+        # Suppression thresholds (docs/METHOD.md): read by core.services.reports, which passes
+        # them to the pure engine in core/sipas.py; pages, API and exports all go through it.
         "MIN_REPORT_N": _int(env, "MIN_REPORT_N", 10, minimum=1),
         "MIN_OFFICER_N": _int(env, "MIN_OFFICER_N", 20, minimum=1),
         # Public base URL of the aggregator: QR codes and survey links point here.
         "PUBLIC_URL": _url(env, "PUBLIC_URL") or "http://127.0.0.1:8000",
-        # Kiosk: where the sync worker pushes ratings (set at enrollment when absent).
+        # Kiosk: the aggregator address enrollment starts from (`kiosk enroll` without --server,
+        # the setup page). The worker then pushes to the address stored with the credentials,
+        # because the key it signs with belongs to the aggregator that issued it.
         "AGGREGATOR_URL": _url(env, "AGGREGATOR_URL"),
         # Kiosk: the local API key the counter's software uses to arm a transaction.
         "KIOSK_LOCAL_API_KEY": _get(env, "KIOSK_LOCAL_API_KEY"),

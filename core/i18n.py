@@ -9,6 +9,8 @@ two areas must have one translation (core.i18n_check reports any that differ).
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
 from urllib.parse import urlsplit
 
 from babel.numbers import format_decimal
@@ -17,6 +19,7 @@ from flask_babel import format_date, format_datetime, get_locale, refresh
 
 from core.config import LOCALES
 from core.extensions import babel
+from core.sipas import round_half_up
 
 LANG_COOKIE = "lang"
 DOMAINS = ("core", "kiosk", "survey", "admin")
@@ -45,20 +48,26 @@ def current_locale() -> str:
     return str(get_locale() or "vi")
 
 
-def pct(value: float | None, decimals: int = 2) -> str:
-    """A percentage with two decimals in the locale's format: "81,87%" (vi), "81.87%" (en)."""
+def pct(value: float | Fraction | Decimal | None, decimals: int = 2) -> str:
+    """A percentage with two decimals in the locale's format: "81,87%" (vi), "81.87%" (en).
+
+    Rounded half up from the exact value by `core.sipas.round_half_up` (the one rounding rule of
+    every figure) before Babel formats it, so 90.625 is "90,63%" here as in the API and XLSX
+    (Babel alone rounds half to even: "90,62%").
+    """
+    if value is None:
+        return "—"
+    return num(value, decimals) + "%"
+
+
+def num(value: float | int | Fraction | Decimal | None, decimals: int = 0) -> str:
+    """A number in the locale's format ("1.234" in Vietnamese, "1,234" in English), rounded half
+    up to `decimals` places first."""
     if value is None:
         return "—"
     pattern = "#,##0." + "0" * decimals if decimals else "#,##0"
-    return format_decimal(value, format=pattern, locale=current_locale()) + "%"
-
-
-def num(value: float | int | None, decimals: int = 0) -> str:
-    """A number in the locale's format ("1.234" in Vietnamese, "1,234" in English)."""
-    if value is None:
-        return "—"
-    pattern = "#,##0." + "0" * decimals if decimals else "#,##0"
-    return format_decimal(value, format=pattern, locale=current_locale())
+    rounded = round_half_up(value, decimals)
+    return format_decimal(rounded, format=pattern, locale=current_locale())
 
 
 def fdate(value: date | datetime | None, fmt: str = "medium") -> str:

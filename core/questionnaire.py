@@ -3,7 +3,7 @@
 A questionnaire definition is a JSON document (the default is ``data/questionnaire_sipas_v1.json``);
 ``load_definition`` validates it and turns it into frozen dataclasses. Every response records the
 questionnaire ``version`` it answered and every published figure names the ``method_version``
-(docs/METHOD.md, the service questionnaire), so a definition is never edited in
+(docs/METHOD.md, "Versions"), so a definition is never edited in
 place: a change makes a new version (see ``Questionnaire.with_policy``).
 """
 

@@ -1,19 +1,24 @@
 """SIPAS index engine: pure functions from answer counts to published figures.
 
-Every formula is the one written down in docs/METHOD.md (the indices, our decisions) and is checked
-against the worked examples in tests/data/sipas-examples.json. Inputs are *counts*, never rows, so
-the same code serves one counter for one day and a whole province for a year: merging periods or
-units is addition of `Counts`, and indices are always computed after the merge, never averaged
-from sub-totals.
+Every formula is the one written down in docs/METHOD.md and is checked against the worked
+examples in tests/data/sipas-examples.json. Inputs are *counts*, never rows, so the same code
+serves one counter for one day and a whole province for a year: merging periods or units is
+addition of `Counts`, and indices are always computed after the merge, never averaged from
+sub-totals.
 
-Figures are returned at full float precision; `round2` is the one place where they are rounded for
-display and comparison. This module imports no web framework and no database on purpose.
+Indices are exact: computed from counts as `Fraction`s, so a figure is never a binary float that
+lies just below a half (16373/20000 = 81.865 exactly). `round_half_up` is the one place where a
+figure is rounded, half up to two decimals, for every page, API answer and export; ranks and
+changes use the unrounded values. Intervals (Wilson for proportions, the delta method for the
+element and service indices) are floats. The method in words: docs/METHOD.md. This module
+imports no web framework and no database on purpose.
 """
 
 import math
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
 from typing import Final, TypeVar, overload
 
 __all__ = [
@@ -23,6 +28,7 @@ __all__ = [
     "MIN_OFFICER_N",
     "MIN_REPORT_N",
     "SATISFIED_LEVELS",
+    "SERVICE_ELEMENTS",
     "THREE_LEVEL_MAP",
     "Z_95",
     "Counts",
@@ -30,13 +36,17 @@ __all__ = [
     "ServiceResult",
     "compute_service",
     "counter_rate",
+    "delta_interval",
     "element_index",
     "is_suppressed",
     "item_index",
+    "mean_variance",
+    "missing_elements",
     "proportion",
     "rank",
     "rank_change",
     "round2",
+    "round_half_up",
     "service_index",
     "sipas_index",
     "wilson_interval",
@@ -47,6 +57,8 @@ __all__ = [
 METHOD_VERSION: Final[str] = "sipas-2023.1"
 
 LEVELS: Final[tuple[int, int, int, int, int]] = (1, 2, 3, 4, 5)
+# The five elements of the service questionnaire (QĐ 1001/QĐ-BNV); a service index needs all five.
+SERVICE_ELEMENTS: Final[tuple[str, ...]] = ("TC", "TT", "CC", "KQ", "PA")
 SATISFIED_LEVELS: Final[frozenset[int]] = frozenset({4, 5})
 
 # The 3-level counter scale is stored on the 5-level axis so one set of functions serves both:
@@ -60,7 +72,8 @@ FIVE_LEVEL_MAP: Final[dict[str, int]] = {
     "very_dissatisfied": 1,
 }
 
-# Our decisions (docs/METHOD.md): below these, a figure is "không đủ mẫu" rather than a number.
+# Our decisions: below these, a figure is "không đủ mẫu" rather than a number. These are the
+# defaults; the application passes SIPAS_MIN_REPORT_N / SIPAS_MIN_OFFICER_N as arguments.
 MIN_REPORT_N: Final[int] = 10
 MIN_OFFICER_N: Final[int] = 20
 
@@ -109,14 +122,19 @@ def _check_level(answer: object) -> int | None:
     return answer
 
 
-def _check_score(name: str, value: object, *, percent: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+def _check_score(name: str, value: object, *, percent: bool) -> Fraction:
+    """The score as an exact Fraction. A float is read as the decimal it prints as (repr), so
+    83.965 means 83.965 and not the binary number just below it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Fraction, Decimal)):
         raise ValueError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value):
+    finite = math.isfinite(value) if isinstance(value, float) else (
+        not isinstance(value, Decimal) or value.is_finite())
+    if not finite:
         raise ValueError(f"{name} must be finite, got {value!r}")
-    if percent and not 0 <= value <= 100:
+    exact = Fraction(Decimal(repr(value))) if isinstance(value, float) else Fraction(value)
+    if percent and not 0 <= exact <= 100:
         raise ValueError(f"{name} must be a percentage in [0, 100], got {value!r}")
-    return float(value)
+    return exact
 
 
 # --------------------------------------------------------------------------------------------------
@@ -128,7 +146,8 @@ class Counts:
     """Additive answer counts for one question (item or kiosk tap) over some units and period.
 
     `by_level[i]` counts answers of level i+1. Answers flagged as misuse are kept apart in the
-    `misuse_*` fields: flagged, never deleted (docs/METHOD.md), and left out of indices by default.
+    `misuse_*` fields: flagged, never deleted (docs/METHOD.md, "Misuse"), and left out of
+    indices by default.
     """
 
     by_level: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
@@ -319,12 +338,12 @@ class Proportion:
 
     satisfied: int
     n: int
-    value: float | None
+    value: Fraction | None
     low: float | None
     high: float | None
     suppressed: bool
     excluded_misuse: int = 0
-    excluded_share: float | None = None
+    excluded_share: Fraction | None = None
 
     def __post_init__(self) -> None:
         _check_count("satisfied", self.satisfied)
@@ -350,12 +369,12 @@ def proportion(
     return Proportion(
         satisfied=satisfied,
         n=n,
-        value=100 * satisfied / n if n else None,
+        value=Fraction(100 * satisfied, n) if n else None,
         low=low,
         high=high,
         suppressed=is_suppressed(n, min_report_n),
         excluded_misuse=excluded,
-        excluded_share=100 * excluded / rated if rated else None,
+        excluded_share=Fraction(100 * excluded, rated) if rated else None,
     )
 
 
@@ -363,23 +382,26 @@ def proportion(
 # Indices
 
 
-def item_index(counts: Counts, *, include_misuse: bool = False) -> float | None:
-    """100 × (answers 4 or 5) / (valid answers 1–5); None when there is no valid answer."""
+Score = int | float | Fraction | Decimal
+
+
+def item_index(counts: Counts, *, include_misuse: bool = False) -> Fraction | None:
+    """100 × (answers 4 or 5) / (valid answers 1–5), exact; None when there is no valid answer."""
     satisfied, valid, _ = _rated(counts, include_misuse)
-    return 100 * satisfied / valid if valid else None
+    return Fraction(100 * satisfied, valid) if valid else None
 
 
-def _mean_of_existing(name: str, scores: Mapping[str, float | None]) -> float | None:
+def _mean_of_existing(name: str, scores: Mapping[str, Score | None]) -> Fraction | None:
     present = [
         _check_score(f"{name}[{key!r}]", value, percent=True)
         for key, value in scores.items()
         if value is not None
     ]
-    # fsum so the mean does not depend on the order the mapping was built in.
-    return math.fsum(present) / len(present) if present else None
+    # Exact, so the mean does not depend on the order the mapping was built in.
+    return sum(present, Fraction(0)) / len(present) if present else None
 
 
-def element_index(item_indices: Mapping[str, float | None]) -> float | None:
+def element_index(item_indices: Mapping[str, Score | None]) -> Fraction | None:
     """Mean of the item indices that exist (None = item with no valid answer, left out).
 
     This is a mean of item figures, not a pooled rate of all answers: pooling would let a
@@ -388,16 +410,25 @@ def element_index(item_indices: Mapping[str, float | None]) -> float | None:
     return _mean_of_existing("item_indices", item_indices)
 
 
-def service_index(element_indices: Mapping[str, float | None]) -> float | None:
-    """Mean of the element indices (normally the five: TC, TT, CC, KQ, PA).
+def missing_elements(element_indices: Mapping[str, Score | None]) -> tuple[str, ...]:
+    """The elements with no index (no valid answer), in the order given."""
+    return tuple(code for code, value in element_indices.items() if value is None)
 
-    Our decision (the record is silent): an element with no valid answer is left out rather than
-    counted as 0, because "nobody answered" is not "nobody was satisfied". None when none exist.
+
+def service_index(element_indices: Mapping[str, Score | None]) -> Fraction | None:
+    """Mean of the element indices given (the five: TC, TT, CC, KQ, PA).
+
+    When any element has no valid answer (all "no opinion"), there is no service index: the mean
+    of four elements is a different index, and would rank a unit on what it was not asked about.
     """
+    if not element_indices or missing_elements(element_indices):
+        # Still validate what was given, so a bad score is an error and not a silent None.
+        _mean_of_existing("element_indices", element_indices)
+        return None
     return _mean_of_existing("element_indices", element_indices)
 
 
-def sipas_index(service: float | None, policy: float | None = None) -> float | None:
+def sipas_index(service: Score | None, policy: Score | None = None) -> Fraction | None:
     """The SIPAS-style index: the service index, or the mean of policy and service when the
     optional policy module gives a figure (the official weighting is not public).
 
@@ -410,7 +441,7 @@ def sipas_index(service: float | None, policy: float | None = None) -> float | N
     service = _check_score("service", service, percent=True)
     if policy is None:
         return service
-    return (service + policy) / 2
+    return (service + _check_score("policy", policy, percent=True)) / 2
 
 
 def counter_rate(
@@ -431,14 +462,19 @@ class ServiceResult:
     `suppressed` means the whole result must be shown as "không đủ mẫu".
     """
 
-    items: dict[str, float | None]
-    elements: dict[str, float | None]
-    service: float | None
+    items: dict[str, Fraction | None]
+    elements: dict[str, Fraction | None]
+    service: Fraction | None
     method_version: str
     respondents: int | None
     suppressed: bool
     excluded_misuse: int = 0
-    excluded_share: float | None = None
+    excluded_share: Fraction | None = None
+    # Delta-method variances (of the index in percent, squared), see `mean_variance`.
+    element_variances: dict[str, float | None] = field(default_factory=dict)
+    service_variance: float | None = None
+    # Elements with no valid answer: when any, there is no service index.
+    missing: tuple[str, ...] = ()
 
 
 def compute_service(
@@ -448,6 +484,7 @@ def compute_service(
     min_report_n: int = MIN_REPORT_N,
     respondents: int | None = None,
     include_misuse: bool = False,
+    require_all: bool = True,
 ) -> ServiceResult:
     """Item, element and service indices from per-item counts.
 
@@ -455,6 +492,9 @@ def compute_service(
     counts is reported as None. Suppression is decided on `respondents` when given; otherwise on the
     largest number of valid answers to any one item, which is a lower bound on respondents (each
     answers an item at most once), so the fallback never shows a figure that should be hidden.
+
+    `require_all` (the service questionnaire): no overall index unless every element has one.
+    The optional policy module passes False: its index is the mean of the elements answered.
     """
     unknown = [item for item in counts_by_item if item not in element_of_item]
     if unknown:
@@ -463,8 +503,9 @@ def compute_service(
         _check_count("respondents", respondents)
 
     empty = Counts()
-    items: dict[str, float | None] = {}
-    by_element: dict[str, dict[str, float | None]] = {}
+    items: dict[str, Fraction | None] = {}
+    by_element: dict[str, dict[str, Fraction | None]] = {}
+    pairs: dict[str, list[tuple[int, int]]] = {}
     largest_n = excluded = rated = 0
     for item, element in element_of_item.items():
         counts = counts_by_item.get(item, empty)
@@ -478,57 +519,137 @@ def compute_service(
         rated += valid + item_excluded
         items[item] = item_index(counts, include_misuse=include_misuse)
         by_element.setdefault(element, {})[item] = items[item]
+        satisfied, valid, _ = _rated(counts, include_misuse)
+        pairs.setdefault(element, []).append((satisfied, valid))
 
     elements = {element: element_index(values) for element, values in by_element.items()}
+    element_variances = {element: mean_variance(p) for element, p in pairs.items()}
     basis = respondents if respondents is not None else largest_n
+    if require_all:
+        service = service_index(elements)
+        variances = list(element_variances.values())
+    else:
+        service = element_index(elements)  # the mean of the elements that have an index
+        variances = [v for v in element_variances.values() if v is not None]
+    service_variance = _mean_of_variances(variances) if service is not None else None
     return ServiceResult(
         items=items,
         elements=elements,
-        service=service_index(elements),
+        service=service,
         method_version=METHOD_VERSION,
         respondents=respondents,
         suppressed=is_suppressed(basis, min_report_n),
         excluded_misuse=excluded,
-        excluded_share=100 * excluded / rated if rated else None,
+        excluded_share=Fraction(100 * excluded, rated) if rated else None,
+        element_variances=element_variances,
+        service_variance=service_variance,
+        missing=missing_elements(elements),
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Delta-method intervals for indices that are means
+
+
+def mean_variance(pairs: Iterable[tuple[int, int]]) -> float | None:
+    """Variance (in percent², so its root is in points) of a mean of k item proportions.
+
+    For an element index E = (1/k) Σ p_i over the k items with a valid answer, treating the item
+    proportions as independent: Var(E) = Σ p_i(1 − p_i)/n_i / k², times 100². None when no item
+    has a valid answer. `pairs` are (satisfied, valid) per item; items with valid = 0 are left
+    out, as they are from the element index.
+    """
+    terms = []
+    for satisfied, n in pairs:
+        _check_count("satisfied", satisfied)
+        _check_count("n", n)
+        if satisfied > n:
+            raise ValueError(f"satisfied ({satisfied}) cannot exceed n ({n})")
+        if n:
+            p = satisfied / n
+            terms.append(p * (1 - p) / n)
+    if not terms:
+        return None
+    return 100 * 100 * math.fsum(terms) / len(terms) ** 2
+
+
+def _mean_of_variances(variances: list[float | None]) -> float | None:
+    """Variance of a mean of independent estimates: Σ Var_j / J²; None when any is missing."""
+    if not variances or any(v is None for v in variances):
+        return None
+    return math.fsum(v for v in variances if v is not None) / len(variances) ** 2
+
+
+def delta_interval(
+    value: Score | None, variance: float | None, z: float = Z_95
+) -> tuple[float, float] | None:
+    """Normal (delta-method) 95% interval value ± z·√variance, clipped to [0, 100]; None when
+    either is missing. For the element index use `mean_variance` of its items; for the service
+    index the mean of the five element variances (Σ Var(E_j) / 25)."""
+    if value is None or variance is None:
+        return None
+    if not (math.isfinite(variance) and variance >= 0):
+        raise ValueError(f"variance must be a finite number >= 0, got {variance!r}")
+    centre = float(_check_score("value", value, percent=True))
+    margin = z * math.sqrt(variance)
+    return max(0.0, centre - margin), min(100.0, centre + margin)
 
 
 # --------------------------------------------------------------------------------------------------
 # Rounding and ranking
 
 
+def round_half_up(x: Score, places: int = 2) -> Decimal:
+    """THE rounding rule of every figure shown or exported: half up to `places` decimals
+    (90.625 -> 90.63, 81.865 -> 81.87, 0.125 -> 0.13).
+
+    Exact inputs (Fraction, int, Decimal) are rounded from their exact value. A float is read as
+    the shortest decimal that prints it (repr), so 2.675 rounds to 2.68 although the binary float
+    is slightly below it; built-in round() and Babel (half to even) would give 2.67 or 90.62.
+    """
+    if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= 10:
+        raise ValueError(f"places must be an int from 0 to 10, got {places!r}")
+    exact = _check_score("x", x, percent=False)
+    step = Decimal(1).scaleb(-places)
+    # Exact division to enough digits that the half-up decision is the exact one: a Fraction
+    # whose denominator is a power of 2 and 5 ends; any other never lies exactly on a half.
+    sign = -1 if exact < 0 else 1
+    scaled = abs(exact) * 10**places
+    whole, rest = divmod(scaled.numerator, scaled.denominator)
+    if 2 * rest >= scaled.denominator:
+        whole += 1
+    return (Decimal(sign * whole) * step).quantize(step)
+
+
 @overload
-def round2(x: float) -> float: ...
+def round2(x: Score) -> float: ...
 @overload
 def round2(x: None) -> None: ...
-def round2(x: float | None) -> float | None:
-    """Round half up to 2 decimals, as people expect on a published table (83.965 -> 83.97).
-
-    Goes through the shortest decimal repr of the float, so 2.675 rounds to 2.68 even though the
-    binary float is slightly below it; built-in round() would give 2.67 (banker's and binary noise).
-    """
+def round2(x: Score | None) -> float | None:
+    """`round_half_up` to two decimals as a float, for JSON and spreadsheets (None stays None)."""
     if x is None:
         return None
-    x = _check_score("x", x, percent=False)
-    return float(Decimal(repr(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return float(round_half_up(x, 2))
 
 
-def rank(scores: Mapping[K, float | None]) -> dict[K, int]:
+def rank(scores: Mapping[K, Score | None]) -> dict[K, int]:
     """Standard competition ranking, higher is better: ties share a rank, the next is skipped
-    (1, 2, 2, 4). Units with no score are not ranked. Scores are compared at 2 decimals, as
-    published, so float noise never splits a tie.
+    (1, 2, 2, 4). Units with no score are not ranked.
+
+    Scores are compared unrounded (exactly, as Fractions): two units tie only when their indices
+    are equal, not when they merely print the same at two decimals.
     """
-    rounded = {
-        unit: round2(_check_score(f"scores[{unit!r}]", score, percent=False))
+    exact = {
+        unit: _check_score(f"scores[{unit!r}]", score, percent=False)
         for unit, score in scores.items()
         if score is not None
     }
-    ordered = sorted(rounded.values(), reverse=True)
+    ordered = sorted(exact.values(), reverse=True)
     # The rank of a score is 1 + how many scores are strictly better; first index in sorted order.
-    first_position: dict[float, int] = {}
+    first_position: dict[Fraction, int] = {}
     for position, score in enumerate(ordered, start=1):
         first_position.setdefault(score, position)
-    ranks = {unit: first_position[score] for unit, score in rounded.items()}
+    ranks = {unit: first_position[score] for unit, score in exact.items()}
     return dict(sorted(ranks.items(), key=lambda pair: pair[1]))
 
 

@@ -12,13 +12,20 @@ kiosk_cli = AppGroup("kiosk", help="Commands for the kiosk device.")
 
 
 @kiosk_cli.command("enroll")
-@click.option("--server", required=True, help="The aggregator's base URL, e.g. https://...")
+@click.option("--server", default=None,
+              help="The aggregator's base URL, e.g. https://... (default: SIPAS_AGGREGATOR_URL).")
 @click.option("--code", required=True, help="The one-time enrollment code from the admin page.")
 @click.option("--force", is_flag=True, help="Replace an existing enrollment.")
-def enroll_command(server: str, code: str, force: bool) -> None:
+def enroll_command(server: str | None, code: str, force: bool) -> None:
     """Enroll this kiosk: exchange the code for its id and key (kept owner-only)."""
+    from flask import current_app
+
     from kiosk import identity, sync
 
+    # SIPAS_AGGREGATOR_URL seeds the address; the credentials then keep the one enrolled with.
+    server = server or current_app.config.get("AGGREGATOR_URL")
+    if not server:
+        raise click.UsageError("Give --server or set SIPAS_AGGREGATOR_URL.")
     try:
         state = sync.enroll(server, code, replace=force, actor="cli")
     except sync.SyncFailure as exc:

@@ -367,7 +367,11 @@ def setup():
     """Enroll this kiosk (technician PIN first, on the status page)."""
     if not _tech_open():
         return redirect(url_for("kiosk.status"), code=303)
-    return _setup_page(EnrollForm())
+    form = EnrollForm()
+    # SIPAS_AGGREGATOR_URL pre-fills the address (the technician may change it).
+    if not form.server.data:
+        form.server.data = current_app.config.get("AGGREGATOR_URL") or ""
+    return _setup_page(form)
 
 
 @bp.post("/setup")

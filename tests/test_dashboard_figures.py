@@ -26,6 +26,7 @@ import pytest
 from sqlalchemy import select
 
 from core.services import reports
+from core.sipas import round2
 from tests.dashboard_support import counter_of, login, respond, tap, unit, user
 
 NOV = date(2026, 11, 10)
@@ -97,26 +98,26 @@ def nov(code: str, **kw) -> reports.Filters:
 
 def test_headline_figures_match_the_hand_computation(dataset):
     h = reports.headline(nov("T-DEMO-X1"))
-    assert round(h.counter_rate.value, 2) == 75.00
+    assert round2(h.counter_rate.value) == 75.00
     assert h.counter_rate.n == 12
     assert (round(h.counter_rate.low, 2), round(h.counter_rate.high, 2)) == wilson(9, 12)
-    assert round(h.counter_rate.excluded_share, 2) == 7.69
+    assert round2(h.counter_rate.excluded_share) == 7.69
     assert h.counter_rate.previous == 60.0 and h.counter_rate.change == 15.0
-    assert {k: round(v.value, 2) for k, v in h.elements.items()} == {
+    assert {k: round2(v.value) for k, v in h.elements.items()} == {
         "TC": 90.0, "TT": 80.0, "CC": 80.0, "KQ": 80.0, "PA": round(PA, 2)}
     assert h.elements["PA"].suppressed and h.elements["PA"].n == 9
-    assert round(h.sipas.value, 2) == round(SIPAS, 2) == 77.85
+    assert round2(h.sipas.value) == round(SIPAS, 2) == 77.85
     assert h.respondents == 10 and not h.sipas.suppressed
-    assert round(h.sipas.excluded_share, 2) == 9.09  # 1 of 11 responses flagged
-    assert h.sipas.previous == 100.0 and round(h.sipas.change, 2) == round(77.85 - 100, 2)
-    assert round(h.items["PA1"].value, 2) == 0.0 and h.items["PA1"].n == 1
+    assert round2(h.sipas.excluded_share) == 9.09  # 1 of 11 responses flagged
+    assert h.sipas.previous == 100.0 and round2(h.sipas.change) == round(77.85 - 100, 2)
+    assert round2(h.items["PA1"].value) == 0.0 and h.items["PA1"].n == 1
     assert h.distribution[0] == 8 + 3  # PA1 x8 and PA x3 of the last respondent
 
 
 def test_misuse_can_be_included(dataset):
     h = reports.headline(nov("T-DEMO-X1", include_misuse=True))
-    assert round(h.counter_rate.value, 2) == round(100 * 10 / 13, 2) == 76.92
-    assert round(h.items["TC1"].value, 2) == round(100 * 9 / 11, 2)
+    assert round2(h.counter_rate.value) == round(100 * 10 / 13, 2) == 76.92
+    assert round2(h.items["TC1"].value) == round(100 * 9 / 11, 2)
     assert h.respondents == 11
 
 
@@ -185,10 +186,12 @@ def test_api_returns_the_same_figures(dataset, client):
     assert got["sipas_index"]["value"] == 77.85
     assert got["sipas_index"]["n"] == 10
     assert got["counter_rate"] == {
-        "value": 75.0, "n": 12, "suppressed": False, "ci95": list(wilson(9, 12)),
+        "value": 75.0, "n": 12, "suppressed": False, "reason": None, "missing_elements": [],
+        "ci95": list(wilson(9, 12)), "ci95_method": "wilson",
         "excluded_misuse_share": 7.69, "previous": 60.0, "change": 15.0}
     assert got["elements"]["PA"] == {
-        "value": None, "n": 9, "suppressed": True, "ci95": None,
+        "value": None, "n": 9, "suppressed": True, "reason": "insufficient_sample",
+        "missing_elements": [], "ci95": None, "ci95_method": None,
         "excluded_misuse_share": 9.09, "previous": 100.0, "change": None}
     assert got["elements"]["TC"]["value"] == 90.0
     ranks = client.get("/api/v1/reports/rankings?unit=T-DEMO-H1&period=month&value=2026-11",
@@ -244,7 +247,7 @@ def test_perception_and_reasons_are_tallied(demo):
     db.session.commit()
     f = nov("T-DEMO-X1")
     trips = next(p for p in reports.perception(f) if p.question == "trips")
-    shares = {code: round(fig.value, 2) for code, _n, fig in trips.options}
+    shares = {code: round2(fig.value) for code, _n, fig in trips.options}
     assert shares == {"1": 70.0, "2": 30.0, "3": 0.0, "4plus": 0.0}
     counts = {r.code: r.count for r in reports.reasons(f)}
     assert counts["waiting_time"] == 2 and counts["officer_attitude"] == 1
@@ -298,12 +301,12 @@ def test_breakdowns_by_counter_procedure_and_field(demo):
     admin = User(username="x", role="admin", password_hash="-")
     f = nov("T-DEMO-TTHCC")
     by_counter = reports.breakdown(admin, f, "counter")
-    assert [(r.code, round(r.counter_rate.value, 2), r.counter_rate.n) for r in by_counter] == [
+    assert [(r.code, round2(r.counter_rate.value), r.counter_rate.n) for r in by_counter] == [
         ("T-DEMO-TTHCC/Q01", 60.0, 30)]
-    by_procedure = {r.code: round(r.counter_rate.value, 2)
+    by_procedure = {r.code: round2(r.counter_rate.value)
                     for r in reports.breakdown(admin, f, "procedure")}
     assert by_procedure == {"HT-001": 70.0, "CT-001": 20.0, "HT-002": 90.0}
-    by_field = {r.code: (round(r.counter_rate.value, 2), r.counter_rate.n)
+    by_field = {r.code: (round2(r.counter_rate.value), r.counter_rate.n)
                 for r in reports.breakdown(admin, f, "field")}
     assert by_field == {"HT": (80.0, 20), "CT": (20.0, 10)}  # pooled taps: 16 of 20
 

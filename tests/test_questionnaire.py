@@ -1,6 +1,6 @@
 """The SIPAS questionnaire is versioned data: the default definition and its validation.
 
-Specification: docs/METHOD.md, the scale and the service questionnaire.
+Specification: docs/METHOD.md, "The scale"; the questionnaire follows QĐ 1001/QĐ-BNV (2023).
 """
 
 from __future__ import annotations

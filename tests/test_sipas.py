@@ -1,12 +1,13 @@
 """Specification of the SIPAS index engine (core/sipas.py).
 
-Two independent sources of truth: the worked examples of the method (tests/data/sipas-examples.json,
-the formulas of docs/METHOD.md computed by hand) and figures computed by hand and written here.
-Then properties that must hold for any data.
+Two independent sources of truth: the worked examples (tests/data/sipas-examples.json, the method's
+examples, kept byte-identical to the project's reference copy) and figures computed by hand and
+written here. Then properties that must hold for any data.
 """
 
 import json
 import math
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,13 +26,16 @@ from core.sipas import (
     ServiceResult,
     compute_service,
     counter_rate,
+    delta_interval,
     element_index,
     is_suppressed,
     item_index,
+    mean_variance,
     proportion,
     rank,
     rank_change,
     round2,
+    round_half_up,
     service_index,
     sipas_index,
     wilson_interval,
@@ -57,6 +61,7 @@ def two_dp(x: float | None) -> float | None:
 
 @pytest.fixture(scope="module")
 def examples() -> dict:
+    # Part of the repository: never skipped.
     return json.loads(EXAMPLES_PATH.read_text(encoding="utf-8"))
 
 
@@ -76,6 +81,16 @@ def test_every_section_of_the_examples_file_is_checked_here(examples):
         "rounding",
     }
     assert set(examples) - {"about"} == checked
+
+
+def test_examples_rounding_half_up_from_the_exact_counts(examples):
+    for case in examples["rounding"]:
+        value = item_index(Counts(by_level=(case["valid"] - case["satisfied"], 0, 0,
+                                            case["satisfied"], 0)))
+        assert value == Fraction(case["exact"]), case
+        assert round2(value) == case["expect_api"], case
+        assert f"{round_half_up(value)}%".replace(".", ",") == case["expect_vi"], case
+        assert f"{round_half_up(value)}%" == case["expect_en"], case
 
 
 def test_examples_item_index(examples):
@@ -284,10 +299,22 @@ def test_service_index_is_mean_of_the_five_elements():
     assert round2(service_index(elements)) == 79.25
 
 
-def test_service_index_leaves_out_an_element_nobody_answered():
+def test_no_service_index_when_an_element_has_no_valid_answer():
+    # All PA items "no opinion": the mean of the other four (81.56) is not the service index.
     elements = {"TC": 80.0, "TT": 90.0, "CC": 56.25, "KQ": 100.0, "PA": None}
-    assert service_index(elements) == pytest.approx((80 + 90 + 56.25 + 100) / 4)
+    assert service_index(elements) is None
     assert service_index({"TC": None}) is None
+    assert service_index({}) is None
+
+
+def test_compute_service_names_the_missing_element_and_gives_no_service_index():
+    element_of = {"TC1": "TC", "TT1": "TT", "CC1": "CC", "KQ1": "KQ", "PA1": "PA"}
+    counts = {code: Counts(by_level=(0, 0, 0, 5, 5)) for code in element_of}
+    counts["PA1"] = Counts(no_opinion=10)
+    result = compute_service(counts, element_of, respondents=10)
+    assert result.elements["TC"] == 100 and result.elements["PA"] is None
+    assert result.service is None and result.service_variance is None
+    assert result.missing == ("PA",)
 
 
 @pytest.mark.parametrize("bad", [-0.1, 100.5, math.nan, math.inf, "80", True])
@@ -299,10 +326,10 @@ def test_indices_refuse_values_that_are_not_percentages(bad):
 
 
 def test_sipas_index_is_service_alone_or_mean_with_policy():
-    assert sipas_index(84.09) == 84.09
-    assert sipas_index(84.09, None) == 84.09
+    assert sipas_index(84.09) == Fraction("84.09")
+    assert sipas_index(84.09, None) == Fraction("84.09")
     both = sipas_index(84.09, 83.84)
-    assert both == pytest.approx(83.965)  # (83.84 + 84.09) / 2, the 2024 national figures
+    assert both == Fraction("83.965")  # (83.84 + 84.09) / 2, the 2024 national figures
     assert round2(both) == 83.97
 
 
@@ -337,7 +364,11 @@ def test_compute_service_over_five_elements():
     result = compute_service(counts, element_of_item, respondents=10)
     assert result.items["PA1"] is None
     assert result.elements == {"TC": 80.0, "TT": 90.0, "CC": 12.5, "KQ": 100.0, "PA": None}
-    assert result.service == pytest.approx((80 + 90 + 12.5 + 100) / 4)
+    # Four elements of five: no service index (not the mean of the four, 70.625).
+    assert result.service is None and result.missing == ("PA",)
+    counts["PA1"] = Counts(by_level=(0, 0, 0, 5, 5))
+    full = compute_service(counts, element_of_item, respondents=10)
+    assert full.service == Fraction("76.5")  # (80 + 90 + 12.5 + 100 + 100) / 5
 
 
 def test_compute_service_is_suppressed_below_the_minimum_respondents():
@@ -477,9 +508,84 @@ def test_round2_passes_none_through():
     assert round2(None) is None
 
 
+@pytest.mark.parametrize(
+    ("x", "expected"),
+    [
+        (Fraction(2900, 32), "90.63"),  # 90.625 exactly; Babel (half even) gives 90.62
+        (Fraction(1637300, 20000), "81.87"),  # 81.865 exactly; the float is 81.86499...
+        (Fraction(100, 3), "33.33"),
+        (Fraction(200, 3), "66.67"),
+        (Decimal("0.005"), "0.01"),
+        (Fraction(-1, 8), "-0.13"),  # away from zero, like Decimal's ROUND_HALF_UP
+    ],
+)
+def test_round_half_up_rounds_the_exact_value(x, expected):
+    assert round_half_up(x) == Decimal(expected)
+    assert str(round_half_up(x)) == expected
+
+
+def test_round_half_up_to_other_places():
+    assert round_half_up(Fraction(25, 2), 0) == Decimal("13")
+    assert round_half_up(Fraction(1, 20), 1) == Decimal("0.1")
+
+
+def test_indices_are_exact_fractions():
+    assert item_index(Counts(by_level=(3, 0, 0, 29, 0))) == Fraction(90625, 1000)
+    assert element_index({"a": Fraction(100, 3), "b": Fraction(200, 3)}) == 50
+
+
 def test_rank_ties_share_a_rank_and_skip_the_next():
     ranks = rank({"A": 90.10, "B": 85.0, "C": 85.0, "D": 70.0})
     assert ranks == {"A": 1, "B": 2, "C": 2, "D": 4}
+
+
+def test_rank_compares_unrounded_values():
+    # Both print as 85.00%, but A is better: ranks use the unrounded index (SIPAS.md).
+    ranks = rank({"A": Fraction(85004, 1000), "B": Fraction(84996, 1000), "C": 85.0})
+    assert ranks == {"A": 1, "C": 2, "B": 3}
+    # Equal exact values are a tie however they were reached.
+    assert rank({"A": Fraction(100, 3), "B": Fraction(200, 6)}) == {"A": 1, "B": 1}
+
+
+# --------------------------------------------------------------------------------------------------
+# Delta-method intervals for the element and service indices (hand-computed)
+
+
+def test_element_interval_by_the_delta_method_for_the_cc_example():
+    # Items with a valid answer: CC1 4/4, CC2 1/2, CC4 0/1, CC5 3/4 (k = 4).
+    # Var = (0 + 0.25/2 + 0 + 0.1875/4) / 4² = 0.0107421875, i.e. 107.421875 in points²;
+    # 56.25 ± 1.959964 × 10.36445 = [35.94, 76.56].
+    pairs = [(4, 4), (1, 2), (0, 0), (0, 1), (3, 4)]
+    variance = mean_variance(pairs)
+    assert variance == pytest.approx(107.421875)
+    low, high = delta_interval(56.25, variance)
+    assert (round2(low), round2(high)) == (35.94, 76.56)
+
+
+def test_service_interval_is_the_mean_of_the_five_element_variances():
+    # Each element one item, 80 of 100 satisfied: Var(E) = 0.8 × 0.2 / 100 = 16 points²,
+    # E = 80 ± 7.84; Var(S) = 5 × 16 / 25 = 3.2, S = 80 ± 3.51.
+    element_of = {f"{e}1": e for e in ("TC", "TT", "CC", "KQ", "PA")}
+    counts = {code: Counts(by_level=(20, 0, 0, 80, 0)) for code in element_of}
+    result = compute_service(counts, element_of, respondents=100)
+    assert result.element_variances["TC"] == pytest.approx(16.0)
+    assert result.service_variance == pytest.approx(3.2)
+    low, high = delta_interval(result.elements["TC"], result.element_variances["TC"])
+    assert (round2(low), round2(high)) == (72.16, 87.84)
+    low, high = delta_interval(result.service, result.service_variance)
+    assert (round2(low), round2(high)) == (76.49, 83.51)
+
+
+def test_delta_interval_is_clipped_to_0_100_and_absent_without_a_value():
+    assert delta_interval(99.0, 4.0) == (pytest.approx(95.08007203), 100.0)
+    assert delta_interval(1.0, 4.0)[0] == 0.0
+    assert delta_interval(None, 4.0) is None
+    assert delta_interval(50.0, None) is None
+    assert mean_variance([(0, 0)]) is None
+    with pytest.raises(ValueError):
+        delta_interval(50.0, -1.0)
+    with pytest.raises(ValueError):
+        mean_variance([(3, 2)])
 
 
 def test_rank_change_is_previous_minus_current():
@@ -501,16 +607,15 @@ def test_rank_leaves_out_units_without_a_figure():
     assert rank({}) == {}
 
 
-def test_rank_is_not_fooled_by_float_noise():
-    above = 0.1 * 3 * 850 / 3  # 85.00000000000001
-    below = sum([0.85] * 100)  # 84.99999999999993
-    assert below < 85.0 < above
-    assert rank({"B": 85.0, "C": above, "D": below}) == {"B": 1, "C": 1, "D": 1}
+def test_rank_ties_exactly_equal_indices_reached_by_different_counts():
+    # 2 of 3 and 4 of 6 are the same rate; element means in any order are the same Fraction.
+    a = element_index({"x": item_index(Counts(by_level=(1, 0, 0, 2, 0))), "y": 50})
+    b = element_index({"y": 50, "x": item_index(Counts(by_level=(2, 0, 0, 0, 4)))})
+    assert rank({"A": a, "B": b}) == {"A": 1, "B": 1}
 
 
-def test_rank_compares_at_two_decimals():
-    assert rank({"A": 85.004, "B": 85.0})["A"] == 1
-    assert rank({"A": 85.004, "B": 85.0})["B"] == 1
+def test_rank_does_not_tie_values_that_only_print_alike():
+    assert rank({"A": 85.004, "B": 85.0}) == {"A": 1, "B": 2}
     assert rank({"A": 85.005, "B": 85.0}) == {"A": 1, "B": 2}
 
 
@@ -610,7 +715,7 @@ def test_a_proportion_agrees_with_its_parts(counts):
     satisfied, n = counts
     p = proportion(satisfied, n)
     assert p.suppressed == (n < 10)
-    assert p.value == (100 * satisfied / n if n else None)
+    assert p.value == (Fraction(100 * satisfied, n) if n else None)
     assert (p.low, p.high) == (wilson_interval(satisfied, n) or (None, None))
 
 
@@ -638,7 +743,7 @@ def test_rank_does_not_depend_on_the_order_or_names_of_units(scores, data):
 @given(scores_st)
 def test_rank_is_one_plus_the_number_of_strictly_better_units(scores):
     ranks = rank(scores)
-    ranked = {unit: round2(s) for unit, s in scores.items() if s is not None}
+    ranked = {unit: s for unit, s in scores.items() if s is not None}
     assert set(ranks) == set(ranked)
     for unit, position in ranks.items():
         better = sum(1 for other in ranked.values() if other > ranked[unit])

@@ -213,12 +213,13 @@ XLSX_HEADERS = [
     "Chỉ số hài lòng về sự phục vụ (%)", "Chỉ số hài lòng về chính sách (%)", "Cách tính chỉ số",
     "Phương pháp",
 ]
-# How the SIPAS-style index of a row was formed (docs/METHOD.md, the indices).
+# How the SIPAS-style index of a row was formed (docs/METHOD.md, "The indices").
 BASIS_NAMES = {reports.BASIS_SERVICE: "Chỉ số phục vụ",
                reports.BASIS_COMBINED: "Trung bình chỉ số chính sách và chỉ số phục vụ"}
 LEVEL_NAMES = {"province": "Tỉnh", "department": "Sở, ngành", "district": "Huyện",
                "commune": "Xã, phường", "service_centre": "Trung tâm PVHCC"}
 INSUFFICIENT = "không đủ mẫu"
+INCOMPLETE = "chưa đủ 5 yếu tố: thiếu {}"
 
 
 def xlsx_report(user: User, f: reports.Filters) -> bytes:
@@ -238,14 +239,15 @@ def xlsx_report(user: User, f: reports.Filters) -> bytes:
     title = book.add_format({"bold": True, "font_size": 14})
     sheet.write(0, 0, f"Chỉ số hài lòng – {f.unit.name}", title)
     sheet.write(1, 0, f"Kỳ báo cáo: {f.period.start:%d/%m/%Y} – {f.period.end:%d/%m/%Y}; "
-                      f"phương pháp {own.method_version}; dưới {sipas.MIN_REPORT_N} phiếu: "
+                      f"phương pháp {own.method_version}; dưới {reports.min_report_n()} phiếu: "
                       f"{INSUFFICIENT}.")
     sheet.write_row(3, 0, XLSX_HEADERS, bold)
 
     def fig(row: int, col: int, figure: reports.Figure) -> None:
         value = figure.shown
         if value is None:
-            sheet.write_string(row, col, INSUFFICIENT if figure.suppressed else "—", plain)
+            sheet.write_string(row, col, INSUFFICIENT if figure.suppressed else (
+                INCOMPLETE.format(", ".join(figure.missing)) if figure.missing else "—"), plain)
         else:
             sheet.write_number(row, col, sipas.round2(value), pct)
 

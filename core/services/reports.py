@@ -16,8 +16,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import Select, and_, func, select
 
 from core import clock, sipas
@@ -289,41 +292,80 @@ def resolve_unit(user: User, ref: str) -> Unit:
 # Figures
 
 
+# Why a figure has no number (the API's ``reason``; the pages say it in words).
+REASON_INSUFFICIENT = "insufficient_sample"
+REASON_INCOMPLETE = "incomplete_elements"
+REASON_NO_DATA = "no_data"
+WILSON = "wilson"
+DELTA = "delta"
+
+
+def min_report_n() -> int:
+    """SIPAS_MIN_REPORT_N: figures on fewer respondents are "không đủ mẫu"."""
+    return int(current_app.config.get("MIN_REPORT_N", sipas.MIN_REPORT_N))
+
+
+def min_officer_n() -> int:
+    """SIPAS_MIN_OFFICER_N: officer-level figures need at least this many ratings."""
+    return int(current_app.config.get("MIN_OFFICER_N", sipas.MIN_OFFICER_N))
+
+
 @dataclass(frozen=True)
 class Figure:
     """One published figure with what must stand beside it.
 
-    ``value`` is None when there is nothing to show; ``suppressed`` means "không đủ mẫu" must be
-    shown instead of the number. ``change`` is against the previous equivalent period (None when
-    either side is suppressed or missing).
+    ``value`` is exact (a Fraction from counts) or None when there is nothing to show;
+    ``suppressed`` means "không đủ mẫu" must be shown instead of the number; ``missing`` names
+    the elements without a valid answer when an index needs all five. ``change`` is against the
+    previous equivalent period, unrounded (None when either side is not shown). ``interval`` says
+    how ``low``/``high`` were computed: "wilson" (a proportion) or "delta" (a mean of proportions).
     """
 
-    value: float | None
+    value: Fraction | None
     n: int
     low: float | None
     high: float | None
     suppressed: bool
-    excluded_share: float | None = None
-    previous: float | None = None
-    change: float | None = None
+    excluded_share: Fraction | None = None
+    previous: Fraction | None = None
+    change: Fraction | None = None
+    interval: str = WILSON
+    missing: tuple[str, ...] = ()
+    # The delta-method variance behind ``low``/``high`` (indices only), to combine indices.
+    variance: float | None = None
 
     @property
-    def shown(self) -> float | None:
+    def shown(self) -> Fraction | None:
         return None if self.suppressed else self.value
+
+    @property
+    def change_shown(self) -> Decimal | None:
+        """The change as displayed: rounded half up to two decimals (its sign picks the arrow)."""
+        return None if self.change is None else sipas.round_half_up(self.change)
+
+    @property
+    def reason(self) -> str | None:
+        """Why there is no number: insufficient sample, an element missing, or no data."""
+        if self.suppressed:
+            return REASON_INSUFFICIENT
+        if self.value is not None:
+            return None
+        return REASON_INCOMPLETE if self.missing else REASON_NO_DATA
 
     def with_previous(self, previous: Figure | None) -> Figure:
         if previous is None or previous.shown is None or self.shown is None:
             return replace(self, previous=previous.shown if previous else None, change=None)
-        return replace(
-            self, previous=previous.shown,
-            change=sipas.round2(self.shown) - sipas.round2(previous.shown),
-        )
+        # Changes use the unrounded values; only the display rounds (docs/METHOD.md, "The indices").
+        return replace(self, previous=previous.shown, change=self.shown - previous.shown)
 
     def as_dict(self) -> dict[str, object]:
         r = sipas.round2
+        has_ci = not self.suppressed and self.value is not None and self.low is not None
         return {
             "value": r(self.shown), "n": self.n, "suppressed": self.suppressed,
-            "ci95": None if self.suppressed or self.low is None else [r(self.low), r(self.high)],
+            "reason": self.reason, "missing_elements": list(self.missing),
+            "ci95": [r(self.low), r(self.high)] if has_ci else None,
+            "ci95_method": self.interval if has_ci else None,
             "excluded_misuse_share": r(self.excluded_share),
             "previous": r(self.previous), "change": r(self.change),
         }
@@ -333,16 +375,14 @@ def _figure_from_proportion(p: sipas.Proportion) -> Figure:
     return Figure(p.value, p.n, p.low, p.high, p.suppressed, p.excluded_share)
 
 
-def _index_figure(value: float | None, n: int, excluded_share: float | None,
-                  min_n: int = sipas.MIN_REPORT_N) -> Figure:
-    """An index (a mean of item rates) with n respondents; its interval is the Wilson interval
-    of a proportion equal to the index over n respondents: an approximation, labelled as such."""
-    low = high = None
-    if value is not None and n:
-        interval = sipas.wilson_interval(round(value * n / 100), n)
-        if interval is not None:
-            low, high = interval
-    return Figure(value, n, low, high, sipas.is_suppressed(n, min_n), excluded_share)
+def _index_figure(value: Fraction | None, n: int, excluded_share: Fraction | None,
+                  variance: float | None, min_n: int, missing: tuple[str, ...] = ()) -> Figure:
+    """An index (a mean of item rates) with n respondents and its delta-method 95% interval
+    (core/sipas.py ``delta_interval``; docs/METHOD.md)."""
+    interval = sipas.delta_interval(value, variance)
+    low, high = interval if interval is not None else (None, None)
+    return Figure(value, n, low, high, sipas.is_suppressed(n, min_n), excluded_share,
+                  interval=DELTA, missing=missing if value is None else (), variance=variance)
 
 
 class CellTotals:
@@ -397,7 +437,7 @@ def service_element_of_item(q: Questionnaire) -> dict[str, str]:
 
 
 def policy_element_of_item(q: Questionnaire) -> dict[str, str]:
-    """Items of the optional policy module (docs/METHOD.md, items 1–14), whether or not the active
+    """Items of the optional policy module (items 1–14 of the form), whether or not the active
     version has it on: earlier or later versions of the period may have collected them."""
     return {item.code: element.code for element in q.policy_elements for item in element.items}
 
@@ -412,7 +452,7 @@ class Headline:
 
     ``sipas`` is the SIPAS-style index: the service index, or (``basis`` "service+policy") the
     mean of the policy and service indices when responses with the policy module are in the
-    period (docs/METHOD.md, the indices). ``policy`` is None when there are none.
+    period (docs/METHOD.md, "The indices"). ``policy`` is None when there are none.
     """
 
     sipas: Figure
@@ -543,14 +583,17 @@ def _policy_figures(
     # "no opinion" everywhere, leaves the index the service index.
     if not any(n_of.values()):
         return None, {}
-    result = sipas.compute_service(counts, element_of, include_misuse=inc)
+    result = sipas.compute_service(counts, element_of, include_misuse=inc,
+                                   min_report_n=min_report_n(), require_all=False)
     elements = {
         element.code: _index_figure(
-            result.elements.get(element.code), max((n_of[i.code] for i in element.items),
-                                                   default=0), excluded)
+            result.elements.get(element.code),
+            max((n_of[i.code] for i in element.items), default=0), excluded,
+            result.element_variances.get(element.code), min_report_n())
         for element in q.policy_elements
     }
-    return _index_figure(result.service, max(n_of.values(), default=0), excluded), elements
+    return _index_figure(result.service, max(n_of.values(), default=0), excluded,
+                         result.service_variance, min_report_n()), elements
 
 
 def headline_from_totals(t: CellTotals, f: Filters, q: Questionnaire) -> Headline:
@@ -562,19 +605,26 @@ def headline_from_totals(t: CellTotals, f: Filters, q: Questionnaire) -> Headlin
     resp_total = t.plain(RESPONDENTS, True) if f.survey_channels else 0
     resp_excluded = None if inc or not resp_total else 100 * resp_misuse / resp_total
     counts = {item: t.counts(item) for item in element_of} if f.survey_channels else {}
-    result = sipas.compute_service(counts, element_of, respondents=respondents, include_misuse=inc)
+    min_n = min_report_n()
+    result = sipas.compute_service(counts, element_of, respondents=respondents,
+                                   include_misuse=inc, min_report_n=min_n)
     items: dict[str, Figure] = {}
     for item in element_of:
         p = sipas.proportion(
-            *_sat_valid(counts.get(item, sipas.Counts()), inc),
+            *_sat_valid(counts.get(item, sipas.Counts()), inc), min_report_n=min_n,
             excluded=0 if inc else counts.get(item, sipas.Counts()).misuse_valid,
         )
         items[item] = _figure_from_proportion(p)
     elements: dict[str, Figure] = {}
     for element in q.elements:
         n = max((items[i.code].n for i in element.items), default=0)
-        elements[element.code] = _index_figure(result.elements.get(element.code), n, resp_excluded)
-    service = _index_figure(result.service, respondents, resp_excluded)
+        elements[element.code] = _index_figure(
+            result.elements.get(element.code), n, resp_excluded,
+            result.element_variances.get(element.code), min_n)
+    # No answers at all is "no data", not "elements missing".
+    missing = result.missing if respondents and f.survey_channels else ()
+    service = _index_figure(result.service, respondents, resp_excluded, result.service_variance,
+                            min_n, missing)
     if result.suppressed:
         service = replace(service, suppressed=True)
     policy, policy_elements = _policy_figures(t, f, q, resp_excluded)
@@ -583,11 +633,17 @@ def headline_from_totals(t: CellTotals, f: Filters, q: Questionnaire) -> Headlin
     else:
         # A figure built partly on an insufficient policy sample is itself not shown.
         value = sipas.sipas_index(result.service, policy.value)
-        combined = replace(_index_figure(value, respondents, resp_excluded),
+        variance = None
+        if result.service_variance is not None and policy.value is not None:
+            variance = (None if policy.variance is None
+                        else (result.service_variance + policy.variance) / 4)
+        combined = replace(_index_figure(value, respondents, resp_excluded, variance, min_n,
+                                         missing),
                            suppressed=service.suppressed or policy.suppressed)
         basis = BASIS_COMBINED
     tap = t.counts(TAP) if f.kiosk else sipas.Counts()
-    rate = _figure_from_proportion(sipas.counter_rate(tap, include_misuse=inc))
+    rate = _figure_from_proportion(sipas.counter_rate(tap, include_misuse=inc,
+                                                      min_report_n=min_n))
     distribution = {lv: 0 for lv in (5, 4, 3, 2, 1, 0)}
     for item in element_of:
         c = counts.get(item, sipas.Counts())
@@ -759,7 +815,7 @@ def _rank_from(
     heads = {u.id: headline_from_totals(sub[u.id], f, q) for u in units}
     ranks: dict[int, int] = {}
     tap_ranks: dict[int, int] = {}
-    # Units of the same level are ranked together (docs/METHOD.md, ranking).
+    # Units of the same level are ranked together (docs/METHOD.md, "Ranking").
     by_level: dict[str, list[Unit]] = defaultdict(list)
     for u in units:
         by_level[u.level].append(u)
@@ -874,7 +930,7 @@ def breakdown(user: User, f: Filters, by: str) -> list[BreakdownRow]:
     """SIPAS-style index and counter rate per counter, procedure, field or officer.
 
     Officer figures: administrators and managers only, only officers with at least MIN_OFFICER_N
-    valid taps or respondents, and every view is audited (docs/METHOD.md, our decisions).
+    valid taps or respondents, and every view is audited (docs/METHOD.md, "Suppression").
     """
     if by not in BREAKDOWNS:
         raise ReportError("by", f"unknown breakdown {by!r}")
@@ -904,8 +960,8 @@ def breakdown(user: User, f: Filters, by: str) -> list[BreakdownRow]:
         if by == "officer":
             # Below MIN_OFFICER_N the figure is withheld, not merely marked: protect officers
             # from noise and citizens from being identified.
-            sipas_fig = replace(sipas_fig, suppressed=sipas_fig.n < sipas.MIN_OFFICER_N)
-            rate = replace(rate, suppressed=rate.n < sipas.MIN_OFFICER_N)
+            sipas_fig = replace(sipas_fig, suppressed=sipas_fig.n < min_officer_n())
+            rate = replace(rate, suppressed=rate.n < min_officer_n())
         code, name = labels.get(key, (str(key), str(key)))
         rows.append(BreakdownRow(key, code, name, sipas_fig, rate))
     rows.sort(key=lambda row: row.code)
@@ -1007,10 +1063,10 @@ def perception(f: Filters, t: CellTotals | None = None) -> list[PerceptionResult
         answered = sum(n for _, n in counts) if p.kind == "single" else respondents
         options = []
         for code, n in counts:
-            prop = sipas.proportion(n, answered) if answered >= n else sipas.proportion(n, n)
+            prop = sipas.proportion(n, max(answered, n), min_report_n=min_report_n())
             options.append((code, n, _figure_from_proportion(prop)))
-        out.append(PerceptionResult(p.code, p.kind, answered, sipas.is_suppressed(answered),
-                                    options))
+        out.append(PerceptionResult(p.code, p.kind, answered,
+                                    sipas.is_suppressed(answered, min_report_n()), options))
     return out
 
 
