@@ -8,6 +8,7 @@ a route added later is covered without editing this file.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -238,3 +239,132 @@ def test_a_signed_sync_push_gets_a_503_the_kiosk_retries(outage_app, outage, mon
     again = signed(client, creds, "POST", "/api/v1/sync/push",
                    {"ratings": [rating(1)], "device_clock": None})
     assert again.status_code == 200, again.get_json()
+
+
+# --- the kiosk: its own SQLite outbox ------------------------------------------------------------
+
+
+@pytest.fixture
+def kiosk_disk(tmp_path):
+    """A kiosk (role ``kiosk``) whose outbox database sits on a disk the test can detach."""
+    from flask_migrate import upgrade
+
+    from tests.support.kiosk import configure
+
+    taken = DatabaseOutage(f"sqlite:///{tmp_path / 'new' / 'kiosk.db'}", tmp_path / "kiosk")
+    app = make_app(taken.url, tmp_path / "kiosk-instance", ROLE="kiosk")
+    with app.app_context():
+        upgrade()
+        configure(min_interval_s=0)
+        yield app, taken
+        db.session.remove()
+        db.engine.dispose()
+    taken.close()
+
+
+def test_a_kiosk_whose_disk_fails_does_not_thank_the_citizen(kiosk_disk):
+    from tests.support.kiosk import ratings
+
+    app, disk = kiosk_disk
+    client = app.test_client()
+    first = client.post("/kiosk/rate", data={"level": "5"})
+    assert first.status_code == 303 and "/kiosk/thanks" in first.headers["Location"]
+
+    take_database_away(disk)
+    refused = client.post("/kiosk/rate", data={"level": "5"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 503
+    assert "Location" not in refused.headers
+    assert 'data-kiosk-screen="error"' in page and '<html lang="vi"' in page
+    assert "chưa có gì được lưu" in page
+    assert "Cảm ơn" not in page and "thanks" not in page.lower()
+    assert not LEAK_RE.search(page) and not DISCLOSING_RE.search(page)
+    client.set_cookie("lang", "en")
+    english = client.post("/kiosk/rate", data={"level": "2"}).get_data(as_text=True)
+    assert "nothing was saved" in english and '<html lang="en"' in english
+    assert client.get("/kiosk/").status_code == 503
+
+    bring_database_back(disk)
+    again = client.post("/kiosk/rate", data={"level": "5"})
+    assert again.status_code == 303 and "/kiosk/thanks" in again.headers["Location"]
+    db.session.remove()
+    assert [row.seq for row in ratings()] == [1, 2]  # nothing was stored by the refused taps
+
+
+# --- a real aggregator (gunicorn) started while the database is away ----------------------------
+
+
+def _answer(url: str) -> tuple[int, str]:
+    """Status and body of a GET, whatever the status."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.mark.processes
+def test_an_aggregator_started_during_an_outage_answers_503_then_serves(tmp_path):
+    from tests.support.live import Server, fresh_database_url, prepared
+    from tests.support.sync_live import KioskNode, register_code
+
+    class StartedInOutage(Server):
+        def wait_healthy(self, timeout: float = 30.0) -> None:
+            """Up means answering at all: /healthz says 503 until the database is back."""
+            import time
+
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                assert self.proc is not None and self.proc.poll() is None, "server exited"
+                try:
+                    _answer(self.url + "/healthz")
+                    return
+                except OSError:
+                    time.sleep(0.1)
+            raise TimeoutError(self.url)
+
+    taken = DatabaseOutage(fresh_database_url("outage", tmp_path), tmp_path / "aggregator")
+    env = prepared("aggregator", taken.url, tmp_path / "instance")
+    kiosk = KioskNode(tmp_path, "kiosk")
+    first = Server(env, workers=1).start()
+    try:
+        kiosk.enroll(first.url, register_code(env, "Outage kiosk"))
+    finally:
+        first.close()
+    kiosk.tap(3)
+
+    taken.cut()
+    log = tmp_path / "aggregator.log"
+    server = StartedInOutage(env, workers=2, log_path=log).start()
+    try:
+        status, body = _answer(server.url + "/healthz")
+        assert status == 503, body
+        health = json.loads(body)
+        assert health["database"] == {"reachable": False, "error": "database unavailable"}
+        assert health["role"] == "aggregator" and health["version"]
+        assert not DISCLOSING_RE.search(body) and taken.hidden not in body
+        status, page = _answer(server.url + "/cong-khai/T-DEMO-TTHCC")
+        assert status == 503 and '<html lang="vi"' in page
+        assert not DISCLOSING_RE.search(page) and not LEAK_RE.search(page)
+
+        kiosk.point_at(server.url)
+        tried = kiosk.sync_once(max_seconds=3)
+        assert tried.returncode != 0
+        assert "503" in tried.stdout + tried.stderr
+        assert kiosk.statuses() == {"pending": 3}  # nothing marked sent or rejected
+        assert server.proc is not None and server.proc.poll() is None  # still serving
+        assert "Database unreachable" in log.read_text()
+
+        taken.restore()
+        Server.wait_healthy(server, timeout=30)
+        assert _answer(server.url + "/cong-khai/T-DEMO-TTHCC")[0] == 200
+        synced = kiosk.sync_once(max_seconds=30)
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+        assert kiosk.statuses() == {"sent": 3}
+    finally:
+        server.close()
+        kiosk.close()
+        taken.close()
