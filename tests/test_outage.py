@@ -368,3 +368,15 @@ def test_an_aggregator_started_during_an_outage_answers_503_then_serves(tmp_path
         server.close()
         kiosk.close()
         taken.close()
+
+
+def test_a_cli_command_during_an_outage_stops_with_one_line(outage, tmp_path):
+    """A command cannot do its work without the database: it says so once, no traceback."""
+    from tests.support.live import flask, role_env
+
+    outage.cut()
+    done = flask(["db", "upgrade"], role_env("aggregator", outage.url, tmp_path / "cli"),
+                 check=False)
+    assert done.returncode == 3
+    assert done.stderr.startswith("Database unreachable (")
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
