@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from sqlalchemy import event, exc, text
@@ -11,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from core.extensions import db
 
-log = logging.getLogger(__name__)
 # Seconds a new PostgreSQL connection may take: a database host that drops packets must not hold
 # a worker for the operating system's two-minute TCP timeout.
 CONNECT_TIMEOUT_S = 5
