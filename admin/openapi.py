@@ -30,7 +30,8 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
                 "type": "object",
                 "properties": {
                     "reachable": {"type": "boolean"},
-                    "error": {"type": ["string", "null"]},
+                    # "database unavailable" when it does not answer; the reason is logged.
+                    "error": {"type": ["string", "null"], "enum": [None, "database unavailable"]},
                 },
             },
         },

@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None):
     """Build the app for the configured role; raises ConfigError naming a bad variable."""
     from core import cli, config, errors, i18n, ratelimit, routing, security
-    from core.database import configure_engine
+    from core.database import configure_engine, engine_options
     from core.extensions import csrf, db, migrate
 
     settings = config.load(env, overrides)
@@ -25,6 +25,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
         static_url_path="/static",
     )
     app.config.update(settings)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
     routing.init_app(app)
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix

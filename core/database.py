@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from typing import Any
+
+from sqlalchemy import event, exc, text
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from core.extensions import db
+
+# Seconds a new PostgreSQL connection may take: a database host that drops packets must not hold
+# a worker for the operating system's two-minute TCP timeout.
+CONNECT_TIMEOUT_S = 5
+# SQLite reports these programming mistakes as OperationalError too; they are bugs, not outages.
+_SQLITE_BUGS = ("no such table", "no such column", "syntax error", "already exists",
+                "has no column", "no such function")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -57,11 +66,42 @@ def begin_write(session: Session | None = None) -> None:
     session.connection(execution_options={"sqlite_immediate": True})
 
 
+def engine_options(uri: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The engine options for ``uri``: a connect timeout on PostgreSQL unless the URL sets one."""
+    url = make_url(uri)
+    if url.get_backend_name() != "postgresql" or "connect_timeout" in url.query:
+        return options
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_S, **options.get("connect_args", {})}
+    return {**options, "connect_args": connect_args}
+
+
+def is_outage(error: BaseException) -> bool:
+    """True when ``error`` means the database cannot be reached or used right now.
+
+    A lost or refused connection, a server shutting down, a full or vanished disk, a lock or pool
+    timeout: nothing was committed and the same request may succeed later. Programming errors
+    (a missing table, bad SQL) are not outages and stay 500s.
+    """
+    if isinstance(error, exc.TimeoutError):  # the connection pool is exhausted
+        return True
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated or isinstance(error, exc.InterfaceError):
+        return True
+    if not isinstance(error, exc.OperationalError):
+        return False
+    text_ = str(error.orig).lower()
+    return not any(marker in text_ for marker in _SQLITE_BUGS)
+
+
 def ping() -> str | None:
-    """Return None when the database answers, else a short reason (for /healthz)."""
+    """Return None when the database answers, else a short reason for the server's log.
+
+    The reason may name the host and port: it is logged, never sent to a client.
+    """
     try:
         with db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as exc:  # any failure means "unreachable"; report it
-        return type(exc).__name__ + ": " + str(exc).splitlines()[0][:200]
+    except Exception as error:  # any failure means "unreachable"; report it
+        return type(error).__name__ + ": " + (str(error).splitlines() or [""])[0][:200]
     return None

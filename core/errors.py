@@ -1,15 +1,37 @@
-"""Localised error pages, and JSON errors under /api/ (never a stack trace)."""
+"""Localised error pages, and JSON errors under /api/ (never a stack trace).
+
+A database outage is a 503 with Retry-After on every route (``database_unavailable``): the page
+is rendered without the database, the session is rolled back, and the next request after the
+database comes back is served normally by the same worker.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import (
+    Flask,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    session,
+)
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
+# Seconds a client (a browser, the kiosk's sync worker, a reporting script) waits before trying
+# again when the database is away.
+OUTAGE_RETRY_AFTER_S = 10
+# Blueprint name -> (template, context) of that area's own outage page (the kiosk's screen).
+OutagePage = Callable[[str], tuple[str, dict[str, Any]]]
 
 
 def wants_json() -> bool:
@@ -39,10 +61,72 @@ def render_error(code: int, message: str | None = None, retry_after: int | None 
     if wants_json():
         response = jsonify({"error": {"status": code, "message": text}})
     else:
-        response = make_response(render_template("errors/error.html", code=code, message=text))
+        response = make_response(render_page("errors/error.html", code=code, message=text))
     response.status_code = code
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def outage_message() -> str:
+    if request.method in ("GET", "HEAD"):
+        return _("The service is temporarily unavailable. Please try again in a few minutes.")
+    return _("The service is temporarily unavailable, so what you sent was not saved. "
+             "Please try again in a few minutes.")
+
+
+def register_outage_page(app: Flask, blueprint: str, page: OutagePage) -> None:
+    """Let a blueprint show its own outage screen; ``page(message)`` gives template and context."""
+    app.extensions.setdefault("sipas_outage_pages", {})[blueprint] = page
+
+
+def render_page(template: str, **context: Any) -> str:
+    """``render_template``, or the same page without the context processors when one of them
+    needs the database and it is away (an error page must not fail for that reason)."""
+    from core.database import is_outage
+
+    try:
+        return render_template(template, **context)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        _forget_connection()
+        return render_without_database(template, context)
+
+
+def _forget_connection() -> None:
+    from core.extensions import db
+
+    for step in (db.session.rollback, db.session.remove):
+        with contextlib.suppress(Exception):  # the connection is gone; drop it, keep serving
+            step()
+
+
+def render_without_database(template: str, context: dict[str, Any]) -> str:
+    """Render a page without the context processors: they may read the database that is away."""
+    from core.config import LOCALES
+    from core.i18n import LANGUAGE_NAMES, current_locale
+
+    base = {"request": request, "session": session, "g": g, "config": current_app.config,
+            "current_locale": current_locale(), "language_names": LANGUAGE_NAMES,
+            "locales": LOCALES}
+    return current_app.jinja_env.get_template(template).render({**base, **context})
+
+
+def database_unavailable():
+    """503 with Retry-After for a database outage; nothing about the database is disclosed."""
+    _forget_connection()
+    message = outage_message()
+    if wants_json():
+        response = jsonify({"error": {"status": 503, "message": message}})
+    else:
+        page = current_app.extensions.get("sipas_outage_pages", {}).get(request.blueprint)
+        template, context = (page(message) if page is not None
+                             else ("errors/error.html", {"code": 503, "message": message}))
+        response = make_response(render_without_database(template, context))
+    response.status_code = 503
+    response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_S)
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -63,5 +147,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
+        from core.database import is_outage
+
+        if is_outage(error):
+            # The reason (host, port, driver message) goes to the log only.
+            log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                        (str(error).splitlines() or [""])[0][:200])
+            return database_unavailable()
         log.exception("unhandled error on %s %s", request.method, request.path)
         return render_error(InternalServerError.code)

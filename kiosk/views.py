@@ -24,13 +24,17 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 
 from core import ratelimit
-from core.extensions import csrf
+from core.database import is_outage
+from core.errors import render_page, render_without_database
+from core.extensions import csrf, db
 from core.i18n import current_locale
 from core.ratelimit import Limit
 from kiosk import services, sync
 from kiosk.forms import EnrollForm
+from kiosk.models import KioskState
 from kiosk.services import KioskError
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", template_folder="templates",
@@ -55,12 +59,42 @@ def _reset_url() -> str:
 
 def _error(status: int, message: str):
     """A kiosk-styled error page that returns to the idle screen by itself."""
-    config = services.settings()
-    response = make_response(render_template(
-        "kiosk/error.html", code=status, message=message, timeout=config.idle_timeout_s,
+    try:
+        timeout = services.settings().idle_timeout_s
+    except SQLAlchemyError as error:
+        if not is_outage(error):
+            raise
+        return _outage_error(status, message)
+    response = make_response(render_page(
+        "kiosk/error.html", code=status, message=message, timeout=timeout,
         reset_url=_reset_url()))
     response.status_code = status
     return response
+
+
+def _outage_error(status: int, message: str):
+    """The error page when the kiosk's database cannot even be read for its settings."""
+    db.session.rollback()
+    template, context = outage_screen(message)
+    response = make_response(render_without_database(
+        template, {**context, "code": status, "message": message}))
+    response.status_code = status
+    return response
+
+
+def outage_screen(_message: str) -> tuple[str, dict]:
+    """The kiosk's screen when its own database cannot be written or read (a failed disk).
+
+    Rendered without the database (core.errors.database_unavailable), so the defaults stand in
+    for the kiosk's configuration; the citizen is told that nothing was recorded.
+    """
+    defaults = services.settings(KioskState())  # a blank state: defaults, no query
+    message = _("This kiosk cannot record ratings right now, so nothing was saved. "
+                "Please tell the staff at the counter.")
+    return "kiosk/error.html", {
+        "code": 503, "message": message, "timeout": defaults.idle_timeout_s,
+        "reset_url": _reset_url(), "kiosk_counter_name": None,
+        "kiosk_languages": defaults.languages}
 
 
 @bp.context_processor
