@@ -191,3 +191,43 @@ def test_the_bulk_load_refreshes_the_planner_statistics(demo):
     else:
         assert db.session.scalar(text(
             "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'kiosk_ratings'")) > 0
+
+
+def test_surveys_submitted_between_two_chunks_keep_their_ids(demo, monkeypatch):
+    """A live aggregator takes phone surveys while the history is written chunk by chunk: a
+    generated response never takes an id a citizen's survey already has."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from core.models import Unit
+    from core.services import questionnaires
+
+    monkeypatch.setattr(demo_data, "CHUNK_RATINGS", 300)
+    monkeypatch.setattr(demo_data, "CHUNK_RATINGS_SQLITE", 300)
+    questionnaire = questionnaires.ensure_default().id
+    unit = db.session.scalar(select(Unit.id).where(Unit.code == "T-DEMO-TTHCC"))
+    db.session.commit()
+    other = create_engine(db.engine.url.render_as_string(hide_password=False))
+    citizens: list[int] = []
+
+    def a_citizen_submits(_message: str) -> None:
+        with Session(other) as session, session.begin():
+            response = SurveyResponse(
+                token_key=f"p:citizen-{len(citizens)}", channel="poster",
+                questionnaire_id=questionnaire, unit_id=unit, locale="vi",
+                submitted_at=datetime(2026, 11, 20, 3, 0, tzinfo=UTC),
+                local_day=date(2026, 11, 20))
+            session.add(response)
+            session.flush()
+            citizens.append(response.id)
+
+    summary = demo_data.generate(1500, 300, months=2, seed=8, today=TODAY,
+                                 progress=a_citizen_submits)
+    other.dispose()
+    assert len(citizens) >= 2
+    db.session.expire_all()
+    for rid in citizens:
+        assert db.session.get(SurveyResponse, rid).token_key.startswith("p:citizen-")
+    assert db.session.scalar(select(func.count()).select_from(SurveyResponse)) == (
+        summary.responses + len(citizens))
