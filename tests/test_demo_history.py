@@ -145,10 +145,14 @@ def test_a_run_while_another_is_generating_is_refused_and_changes_nothing(demo):
     before = snapshot()
     engine = db.engine
     if engine.dialect.name == "postgresql":
-        other = create_engine(engine.url.render_as_string(hide_password=False)).connect()
+        holder = create_engine(engine.url.render_as_string(hide_password=False))
+        other = holder.connect()
         other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": demo_data.RUN_LOCK_KEY})
         other.commit()
-        release = other.close
+
+        def release() -> None:  # the other run ends: its session closes
+            other.close()
+            holder.dispose()
     else:
         handle = open(f"{engine.url.database}.demo-data.lock", "a")  # noqa: SIM115
         fcntl.flock(handle, fcntl.LOCK_EX)
