@@ -497,6 +497,7 @@ def _generate(ratings: int, responses: int, first: date, last: date, seed: int,
     pending_responses: list[tuple] = []
     pending_answers: list[tuple] = []
     made_ratings = made_responses = made_answers = 0
+    dropped: list[bool] = []
 
     def commit_chunk() -> None:
         nonlocal pending_ratings, pending_responses, pending_answers
@@ -513,8 +514,10 @@ def _generate(ratings: int, responses: int, first: date, last: date, seed: int,
         writer.rows(SurveyAnswer.__table__, ["response_id", "item_code", "level"],
                     [(ids[r], item, level) for r, item, level in pending_answers])
         tallies.flush(writer)
-        if replace:
+        if removed != (0, 0) and not dropped:
+            # The removed history's negative counts went out with this first chunk.
             _drop_empty_cells()
+            dropped.append(True)
         for p in places:
             db.session.execute(
                 update(Kiosk).where(Kiosk.id == p.kiosk.id)
