@@ -46,7 +46,8 @@ def register_command(unit_code: str, counter_code: str, name: str) -> None:
 @kiosks_cli.command("list")
 def list_command() -> None:
     """List kiosks with their status and sync health."""
-    for kiosk in db.session.scalars(select(Kiosk).order_by(Kiosk.id)):
+    devices = select(Kiosk).where(Kiosk.synthetic.is_(False)).order_by(Kiosk.id)
+    for kiosk in db.session.scalars(devices):
         seen = f"{kiosk.last_seen_at:%Y-%m-%d %H:%M}" if kiosk.last_seen_at else "never"
         click.echo(f"{kiosk.public_id}  {kiosk.status:8}  {kiosk.name}  last seen {seen}  "
                    f"seq {kiosk.contiguous_seq}/{kiosk.max_seq}  queue {kiosk.queue_depth}")

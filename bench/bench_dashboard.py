@@ -178,8 +178,9 @@ def main() -> None:
             have_r = db.session.scalar(select(func.count()).select_from(SurveyResponse))
             if have < ratings or have_r < responses:
                 start = time.perf_counter()
+                # A bench database that was filled part way is topped up.
                 demo_data.generate(max(0, ratings - have), max(0, responses - have_r),
-                                   seed=have + 1)
+                                   seed=have + 1, existing="append")
                 took = time.perf_counter() - start
                 print(f"generated {ratings - have:,} ratings + {responses - have_r:,} responses "
                       f"in {took:.0f} s ({(ratings - have) / took:,.0f} ratings/s)")

@@ -50,13 +50,32 @@ def init_app(app: Flask) -> None:
     @click.option("--responses", default=1_000, show_default=True, help="phone surveys")
     @click.option("--months", default=24, show_default=True, help="months of history")
     @click.option("--seed", default=2026, show_default=True)
-    def demo_data_command(ratings: int, responses: int, months: int, seed: int) -> None:
-        """Generate realistic rating and survey history (with rollups) for the demo."""
-        from core.services.demo_data import generate
+    @click.option(
+        "--existing", type=click.Choice(["refuse", "append", "replace", "skip"]),
+        default="refuse", show_default=True,
+        help="when generated history is already in the period: refuse (change nothing), "
+             "append to it, replace it, or skip (exit 0 without generating)",
+    )
+    def demo_data_command(ratings: int, responses: int, months: int, seed: int,
+                          existing: str) -> None:
+        """Generate realistic rating and survey history (with rollups) for the demo, under
+        synthetic kiosks of its own: real kiosks are never touched."""
+        from core.services.demo_data import Refused, generate
 
         if ratings < 0 or responses < 0 or not 1 <= months <= 120:
             raise click.BadParameter("counts must be >= 0 and months between 1 and 120")
-        summary = generate(ratings, responses, months=months, seed=seed, progress=click.echo)
+        try:
+            summary = generate(ratings, responses, months=months, seed=seed,
+                               progress=click.echo, existing=existing)
+        except Refused as exc:
+            raise click.ClickException(exc.message) from None
+        if summary.skipped:
+            click.echo(f"Demo history already present from {summary.first_day} to "
+                       f"{summary.last_day}; nothing generated.")
+            return
+        if summary.removed_ratings or summary.removed_responses:
+            click.echo(f"Replaced {summary.removed_ratings} ratings and "
+                       f"{summary.removed_responses} responses of earlier demo history.")
         click.echo(
             f"Generated {summary.ratings} ratings, {summary.responses} responses "
             f"({summary.answers} answers) from {summary.first_day} to {summary.last_day}."

@@ -105,8 +105,8 @@ def coarse_matches_fine() -> None:
 
 def test_generated_history_has_rollups_equal_to_raw_counts(demo):
     summary = demo_data.generate(2500, 250, months=3, seed=7, today=TODAY)
-    # A second run appends (sequence numbers and ids continue) and must stay consistent.
-    demo_data.generate(700, 70, months=2, seed=8, today=TODAY)
+    # A second run asked to append (sequence numbers and ids continue) must stay consistent.
+    demo_data.generate(700, 70, months=2, seed=8, today=TODAY, existing="append")
     assert summary.ratings == 2500 and summary.responses == 250
     assert db.session.scalar(select(func.count()).select_from(KioskRating)) == 3200
     assert db.session.scalar(select(func.count()).select_from(SurveyResponse)) == 320
@@ -190,12 +190,17 @@ def test_rollups_add_keeps_the_unit_day_cells_equal_to_the_fine_cells(app, batch
     db.session.rollback()
 
 
-def test_demo_data_command_twice_with_the_same_seed_appends(demo, runner):
-    for _ in range(2):
-        result = runner.invoke(args=["demo-data", "--ratings", "300", "--responses", "30",
-                                     "--months", "1"])
-        assert result.exit_code == 0, result.output
-        assert "Generated 300 ratings, 30 responses" in result.output
+def test_demo_data_command_twice_appends_only_when_asked(demo, runner):
+    args = ["demo-data", "--ratings", "300", "--responses", "30", "--months", "1"]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "Generated 300 ratings, 30 responses" in result.output
+    refused = runner.invoke(args=args)
+    assert refused.exit_code != 0 and "already there" in refused.output
+    assert db.session.scalar(select(func.count()).select_from(KioskRating)) == 300
+    appended = runner.invoke(args=[*args, "--existing", "append"])
+    assert appended.exit_code == 0, appended.output
+    assert "Generated 300 ratings, 30 responses" in appended.output
     assert db.session.scalar(select(func.count()).select_from(KioskRating)) == 600
     assert db.session.scalar(select(func.count()).select_from(SurveyResponse)) == 60
     coarse_matches_fine()

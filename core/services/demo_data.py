@@ -9,22 +9,31 @@ transaction for each chunk, exactly the rollup keys the ingest paths write (CONT
 "Rollups"): so the dashboard over generated data is the dashboard over ingested data. On
 PostgreSQL the rows go through COPY and the rollups through a COPY into a temporary table and one
 ``INSERT ... ON CONFLICT DO UPDATE``; on SQLite through executemany.
+
+The history lives under kiosks of its own, one per counter it fills, marked ``synthetic`` (no
+key, never enrollable, not on the fleet page): a real kiosk's sequence numbers and ids are never
+taken, so its next genuine taps are accepted. Generated survey responses carry a ``demo:`` token
+key so that a later run can find and replace them. A run refuses, before writing anything, what
+could collide: a real kiosk holding a reserved id, another run at the same time, or generated
+history already in the period (unless asked to append to it, replace it or skip).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import random
 import secrets
 import uuid
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, func, insert, select, text
+from sqlalchemy import JSON, delete, func, insert, select, text, update
 
 from core.database import begin_write
 from core.extensions import db
@@ -50,9 +59,20 @@ from core.models import (
 from core.questionnaire import load_definition
 from core.services import questionnaires
 from core.services.demo import seed_demo
+from core.services.messages import _
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 CHUNK_RATINGS = 200_000
+# SQLite has one writer: smaller chunks keep each write lock short beside a live aggregator.
+CHUNK_RATINGS_SQLITE = 50_000
+# Synthetic kiosks get ids derived from their counter (uuid5), so a rerun finds them and a real
+# kiosk can never be mistaken for one; their names carry a reserved prefix.
+SYNTHETIC_NAMESPACE = uuid.UUID("5b0c3a52-7d1e-4f0a-9c36-2f6f1d9e0a11")
+SYNTHETIC_PREFIX = "[demo history] "
+DEMO_TOKEN_PREFIX = "demo:"  # noqa: S105  (a token key prefix, not a password)
+EXISTING = ("refuse", "append", "replace", "skip")
+# pg_try_advisory_lock key of a running generation ("SIPASDEM").
+RUN_LOCK_KEY = 0x5349504153444D
 
 # Share of each weekday's traffic (Monday first): one-stop counters close on Sunday and open
 # Saturday mornings only (core/services/demo.py OPENING_HOURS).
@@ -92,6 +112,22 @@ class GenerationSummary:
     first_day: date
     last_day: date
     kiosks_created: int
+    removed_ratings: int = 0
+    removed_responses: int = 0
+    skipped: bool = False
+
+
+class Refused(Exception):
+    """The run would collide with existing data; nothing was written."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def synthetic_public_id(counter_id: int) -> str:
+    return str(uuid.uuid5(SYNTHETIC_NAMESPACE, f"counter:{counter_id}"))
 
 
 @dataclass
@@ -116,26 +152,39 @@ def _level_curve(unit_code: str, day: date, first: date, last: date) -> float:
     return min(97.0, max(55.0, base + TRENDS.get(unit_code, 0.0) * years + wave))
 
 
-def _ensure_places(rng: random.Random) -> tuple[list[_Place], int]:
+def _plan_places() -> list[tuple[Counter, Kiosk | None]]:
+    """Each active counter with its synthetic kiosk (None when not made yet). Refuses when a
+    real kiosk holds the id reserved for a counter's synthetic kiosk."""
+    counters = db.session.scalars(
+        select(Counter).where(Counter.active.is_(True)).order_by(Counter.id)
+    ).all()
+    reserved = {synthetic_public_id(c.id): c for c in counters}
+    found = {k.public_id: k for k in db.session.scalars(
+        select(Kiosk).where(Kiosk.public_id.in_(list(reserved)))
+    )}
+    for public_id, kiosk in found.items():
+        if not kiosk.synthetic or kiosk.counter_id != reserved[public_id].id:
+            raise Refused("reserved_id", _(
+                "Kiosk %(kiosk)s is a real kiosk but holds an id reserved for demo history; "
+                "nothing was generated.", kiosk=public_id))
+    return [(c, found.get(synthetic_public_id(c.id))) for c in counters]
+
+
+def _ensure_places(plan: list[tuple[Counter, Kiosk | None]]) -> tuple[list[_Place], int]:
     created = 0
     fields = dict(db.session.execute(select(ProcedureField.code, ProcedureField.id)).all())
     procs_by_field: dict[int, list[int]] = {}
     for pid, fid in db.session.execute(select(Procedure.id, Procedure.field_id)):
         procs_by_field.setdefault(fid, []).append(pid)
     places = []
-    counters = db.session.scalars(
-        select(Counter).where(Counter.active.is_(True)).order_by(Counter.id)
-    ).all()
-    for counter in counters:
-        kiosk = db.session.scalar(
-            select(Kiosk).where(Kiosk.counter_id == counter.id).order_by(Kiosk.id).limit(1)
-        )
+    for counter, kiosk in plan:
         if kiosk is None:
+            # No key and no enrollment code: nothing can ever sign in as this kiosk.
             kiosk = Kiosk(
-                public_id=str(uuid.uuid4()),
+                public_id=synthetic_public_id(counter.id),
                 unit_id=counter.unit_id, counter_id=counter.id,
-                name=f"Kiosk {counter.code}", status="active",
-                secret=secrets.token_hex(32), enrolled_at=datetime.now(UTC),
+                name=f"{SYNTHETIC_PREFIX}{counter.code}", status="revoked", synthetic=True,
+                secret=None,
             )
             db.session.add(kiosk)
             db.session.flush()
@@ -300,28 +349,140 @@ def generate(
     seed: int = 2026,
     today: date | None = None,
     progress: Callable[[str], None] | None = None,
+    existing: str = "refuse",
 ) -> GenerationSummary:
     """Generate ``ratings`` kiosk taps and ``responses`` phone surveys over ``months`` months
-    ending yesterday (local time), with their rollups. Committed chunk by chunk."""
+    ending yesterday (local time), with their rollups, under synthetic kiosks. Committed chunk
+    by chunk.
+
+    ``existing`` says what to do when generated history is already in the period: ``refuse``
+    (raise :class:`Refused`, writing nothing), ``append`` (add to it), ``replace`` (remove it and
+    its rollup counts first, in the same transaction as the first chunk) or ``skip`` (generate
+    nothing). A second run at the same time is refused in every mode.
+    """
     if ratings < 0 or responses < 0:
         raise ValueError("ratings and responses must not be negative")
-    rng = random.Random(seed)  # noqa: S311  (demo data, reproducible; not a secret)
-    seed_demo()
-    begin_write()
-    places, created = _ensure_places(rng)
-    if not places:
-        raise ValueError("the organisation has no active counter")
-    q_row = questionnaires.ensure_default()
-    q = load_definition(q_row.definition)
-    db.session.commit()
-
+    if existing not in EXISTING:
+        raise ValueError(f"existing must be one of {', '.join(EXISTING)}")
     today = today or datetime.now(LOCAL_TZ).date()
     last = today - timedelta(days=1)
     first = date(*_back_months(last.year, last.month, months - 1), 1)
-    days = _days(first, last)
+    with _run_lock():
+        seed_demo()
+        db.session.commit()
+        plan = _plan_places()
+        if not plan:
+            raise ValueError("the organisation has no active counter")
+        have_ratings, have_responses = _synthetic_history(
+            [k.id for _c, k in plan if k is not None], first, last)
+        if have_ratings or have_responses:
+            if existing == "skip":
+                db.session.rollback()
+                return GenerationSummary(0, 0, 0, first, last, 0, skipped=True)
+            if existing == "refuse":
+                db.session.rollback()
+                raise Refused("history_exists", _(
+                    "Demo history is already there from %(first)s to %(last)s (%(ratings)s "
+                    "ratings, %(responses)s responses); nothing was generated. Ask to append "
+                    "or replace.", first=first.isoformat(), last=last.isoformat(),
+                    ratings=have_ratings, responses=have_responses))
+        summary = _generate(ratings, responses, first, last, seed, progress, plan,
+                            replace=existing == "replace")
+        _analyze()
+        return summary
+
+
+@contextmanager
+def _run_lock() -> Iterator[None]:
+    """Hold the lock that makes a second generation at the same time fail fast."""
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        conn = engine.connect()
+        try:
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": RUN_LOCK_KEY})
+            held = bool(got.scalar())
+            conn.commit()
+            if not held:
+                raise Refused("busy", _("Demo history is being generated by another run; "
+                                        "nothing was generated."))
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RUN_LOCK_KEY})
+                conn.commit()
+        finally:
+            conn.close()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield  # a private in-memory database: no other process can reach it
+        return
+    with open(f"{database}.demo-data.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Refused("busy", _("Demo history is being generated by another run; "
+                                    "nothing was generated.")) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _synthetic_history(kiosk_ids: list[int], first: date, last: date) -> tuple[int, int]:
+    """How many generated ratings and responses are already in the period."""
+    have = db.session.scalar(
+        select(func.count()).select_from(KioskRating)
+        .where(KioskRating.kiosk_id.in_(kiosk_ids), KioskRating.local_day >= first,
+               KioskRating.local_day <= last)
+    ) if kiosk_ids else 0
+    have_r = db.session.scalar(
+        select(func.count()).select_from(SurveyResponse)
+        .where(SurveyResponse.token_key.startswith(DEMO_TOKEN_PREFIX, autoescape=True),
+               SurveyResponse.local_day >= first, SurveyResponse.local_day <= last)
+    )
+    return int(have or 0), int(have_r or 0)
+
+
+def _analyze() -> None:
+    """Refresh the planner's statistics after a bulk load (both backends)."""
+    begin_write()
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text(
+            "ANALYZE kiosks, kiosk_ratings, survey_responses, survey_answers, rollup_counts, "
+            "rollup_unit_days, rollup_unit_months, rollup_dim_months, rollup_hours"
+        ))
+    else:
+        # A bounded sample per index keeps ANALYZE quick on a large file.
+        db.session.execute(text("PRAGMA analysis_limit = 1000"))
+        db.session.execute(text("ANALYZE"))
+    db.session.commit()
+
+
+def _generate(ratings: int, responses: int, first: date, last: date, seed: int,
+              progress: Callable[[str], None] | None,
+              plan: list[tuple[Counter, Kiosk | None]], replace: bool) -> GenerationSummary:
+    rng = random.Random(seed)  # noqa: S311  (demo data, reproducible; not a secret)
+    q_row = questionnaires.ensure_default()
+    q = load_definition(q_row.definition)
+    begin_write()
+    places, created = _ensure_places(plan)
     writer = _Writer()
     tallies = _Tallies()
+    removed = (0, 0)
+    if replace:
+        perception_codes = {p.code for p in q.perception}
+        removed = _remove_history([p.kiosk.id for p in places], first, last, perception_codes,
+                                  tallies)
+        for p in places:
+            p.next_seq = (db.session.scalar(
+                select(func.max(KioskRating.seq)).where(KioskRating.kiosk_id == p.kiosk.id)
+            ) or 0) + 1
+    # The synthetic kiosks (and a replaced history's removal) commit with the first chunk.
+
+    days = _days(first, last)
     say = progress or (lambda _m: None)
+    chunk = CHUNK_RATINGS if writer.pg else CHUNK_RATINGS_SQLITE
 
     rating_days = _spread(ratings, days)
     response_days = _spread(responses, days)
@@ -336,7 +497,7 @@ def generate(
     pending_responses: list[tuple] = []
     pending_answers: list[tuple] = []
     made_ratings = made_responses = made_answers = 0
-    next_response_id = _next_id(SurveyResponse)
+    dropped: list[bool] = []
 
     def commit_chunk() -> None:
         nonlocal pending_ratings, pending_responses, pending_answers
@@ -345,18 +506,23 @@ def generate(
             # Generated history can be regenerated: no need to wait for each chunk's WAL flush.
             db.session.execute(text("SET LOCAL synchronous_commit = off"))
         writer.rows(KioskRating.__table__, RATING_COLS, pending_ratings)
-        writer.rows(SurveyResponse.__table__, RESPONSE_COLS, pending_responses)
+        # Response ids are taken only now, inside this write unit, so a survey submitted on a
+        # live aggregator between two chunks can never be given the same id.
+        ids = _response_ids(len(pending_responses), writer.pg)
+        writer.rows(SurveyResponse.__table__, RESPONSE_COLS,
+                    [(ids[r[0]], *r[1:]) for r in pending_responses])
         writer.rows(SurveyAnswer.__table__, ["response_id", "item_code", "level"],
-                    pending_answers)
+                    [(ids[r], item, level) for r, item, level in pending_answers])
         tallies.flush(writer)
+        if removed != (0, 0) and not dropped:
+            # The removed history's negative counts went out with this first chunk.
+            _drop_empty_cells()
+            dropped.append(True)
         for p in places:
-            p.kiosk.max_seq = p.next_seq - 1
-            p.kiosk.contiguous_seq = p.next_seq - 1
-        if writer.pg:
-            db.session.execute(text(
-                "SELECT setval(pg_get_serial_sequence('survey_responses', 'id'), "
-                "GREATEST(:v, 1))"
-            ), {"v": next_response_id - 1})
+            db.session.execute(
+                update(Kiosk).where(Kiosk.id == p.kiosk.id)
+                .values(max_seq=p.next_seq - 1, contiguous_seq=p.next_seq - 1)
+            )
         db.session.commit()
         pending_ratings, pending_responses, pending_answers = [], [], []
 
@@ -381,15 +547,91 @@ def generate(
             hour = rng.choices(weekday_hours, cum_weights=cum)[0]
             made_answers += _response(
                 rng, place, day, hour, first, last, officer_effect, elements, perception,
-                q_row.id, next_response_id, pending_responses, pending_answers, tallies,
+                q_row.id, len(pending_responses), pending_responses, pending_answers, tallies,
             )
-            next_response_id += 1
         made_responses += n_resp
-        if len(pending_ratings) + 5 * len(pending_responses) >= CHUNK_RATINGS:
+        if len(pending_ratings) + 5 * len(pending_responses) >= chunk:
             commit_chunk()
             say(f"{day.isoformat()}: {made_ratings} ratings, {made_responses} responses")
     commit_chunk()
-    return GenerationSummary(made_ratings, made_responses, made_answers, first, last, created)
+    return GenerationSummary(made_ratings, made_responses, made_answers, first, last, created,
+                             removed_ratings=removed[0], removed_responses=removed[1])
+
+
+def _response_ids(n: int, pg: bool) -> list[int]:
+    """``n`` fresh survey response ids, taken in the current write unit."""
+    if n == 0:
+        return []
+    if pg:
+        # nextval hands out each value once, whoever else is inserting at the same time.
+        return list(db.session.scalars(text(
+            "SELECT nextval(pg_get_serial_sequence('survey_responses', 'id')) "
+            "FROM generate_series(1, :n)"
+        ), {"n": n}))
+    # SQLite: this write unit holds the only write lock until it commits.
+    start = _next_id(SurveyResponse)
+    return list(range(start, start + n))
+
+
+def _remove_history(kiosk_ids: list[int], first: date, last: date, perception: set[str],
+                    t: _Tallies) -> tuple[int, int]:
+    """Delete the generated ratings and responses of the period and take their counts out of
+    the rollups (as negative tallies flushed with the next chunk)."""
+    kr = KioskRating
+    in_period = (kr.kiosk_id.in_(kiosk_ids), kr.local_day >= first, kr.local_day <= last)
+    n_ratings = 0
+    for u, c, o, p, d, h, level, reasons, misuse in db.session.execute(select(
+        kr.unit_id, kr.counter_id, kr.officer_id, kr.procedure_id, kr.local_day, kr.local_hour,
+        kr.level, kr.reasons, kr.misuse,
+    ).where(*in_period)):
+        flagged = misuse is not None
+        dims = (u, c or 0, o or 0, p or 0, d, "kiosk")
+        t.fine[(*dims, TAP, level, flagged)] -= 1
+        for code in reasons or ():
+            t.fine[(*dims, f"reason:{code}", 0, flagged)] -= 1
+        t.hours[(u, d, h, flagged)] -= 1
+        t.hours_sat[(u, d, h, flagged)] -= int(level >= 4)
+        n_ratings += 1
+    db.session.execute(delete(kr).where(*in_period))
+
+    sr = SurveyResponse
+    generated = (sr.token_key.startswith(DEMO_TOKEN_PREFIX, autoescape=True),
+                 sr.local_day >= first, sr.local_day <= last)
+    dims_of: dict[int, tuple[tuple, bool]] = {}
+    for rid, u, c, o, p, d, ch, misuse, trips, harassment, informal, submission, prios in (
+        db.session.execute(select(
+            sr.id, sr.unit_id, sr.counter_id, sr.officer_id, sr.procedure_id, sr.local_day,
+            sr.channel, sr.misuse, sr.trips, sr.harassment, sr.informal_payment,
+            sr.submission_channel, sr.priorities,
+        ).where(*generated))
+    ):
+        flagged = misuse is not None
+        dims = (u, c or 0, o or 0, p or 0, d, ch)
+        dims_of[rid] = (dims, flagged)
+        t.fine[(*dims, RESPONDENTS, 0, flagged)] -= 1
+        for code, value in (("trips", trips), ("harassment", harassment),
+                            ("informal_payment", informal), ("channel", submission)):
+            if code in perception and value is not None:
+                t.fine[(*dims, f"{code}:{value}", 0, flagged)] -= 1
+        for code in prios or ():
+            t.fine[(*dims, f"priorities:{code}", 0, flagged)] -= 1
+    chosen = select(sr.id).where(*generated)
+    for rid, item, level in db.session.execute(
+        select(SurveyAnswer.response_id, SurveyAnswer.item_code, SurveyAnswer.level)
+        .where(SurveyAnswer.response_id.in_(chosen))
+    ):
+        dims, flagged = dims_of[rid]
+        t.fine[(*dims, item, level, flagged)] -= 1
+    db.session.execute(delete(SurveyAnswer).where(SurveyAnswer.response_id.in_(chosen)))
+    db.session.execute(delete(sr).where(*generated))
+    return n_ratings, len(dims_of)
+
+
+def _drop_empty_cells() -> None:
+    """Cells brought to zero by a replaced history go, as if never written."""
+    for model in (RollupCount, RollupUnitDay, RollupUnitMonth, RollupDimMonth):
+        db.session.execute(delete(model).where(model.count == 0))
+    db.session.execute(delete(RollupHour).where(RollupHour.total == 0))
 
 
 def _back_months(year: int, month: int, by: int) -> tuple[int, int]:
@@ -466,15 +708,17 @@ def _response(rng, place: _Place, day, hour, first, last, officer_effect, elemen
                if channel == "kiosk_qr" and place.officers and rng.random() < 0.85 else None)
     procedure = (rng.choice(place.procedures)
                  if channel != "poster" and place.procedures and rng.random() < 0.8 else None)
-    dossier = f"{place.unit.id:03d}.{day:%y%m%d}.R{rid:07d}" if channel == "api" else None
+    # ``rid`` is the response's index in its chunk (its id is taken when the chunk is written).
+    dossier = (f"{place.unit.id:03d}.{day:%y%m%d}.R{_new_uuid()[24:]}"
+               if channel == "api" else None)
     rating_uuid = (_new_uuid()
                    if channel == "kiosk_qr" else None)
     if channel == "kiosk_qr":
-        token_key = f"k:{rating_uuid}"
+        token_key = f"{DEMO_TOKEN_PREFIX}k:{rating_uuid}"
     elif channel == "api":
-        token_key = f"d:{place.unit.id}:{dossier}"
+        token_key = f"{DEMO_TOKEN_PREFIX}d:{place.unit.id}:{dossier}"
     else:
-        token_key = f"p:{rid}:{_new_uuid()[:12]}"
+        token_key = f"{DEMO_TOKEN_PREFIX}p:{_new_uuid()}"
     misuse = "rate_limited" if channel == "poster" and rng.random() < 0.01 else None
     flagged = misuse is not None
     base = _level_curve(place.unit.code, day, first, last) + officer_effect.get(officer, 0.0) / 2

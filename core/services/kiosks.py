@@ -360,7 +360,7 @@ def kiosk_for(user: User, public_id: str) -> Kiosk:
     from core.services.scope import get_unit
 
     kiosk = by_public_id(public_id)
-    if kiosk is None:
+    if kiosk is None or kiosk.synthetic:  # demo history's kiosks are no device to manage
         raise NotFound()
     get_unit(user, kiosk.unit_id)
     return kiosk
@@ -388,7 +388,7 @@ def fleet(user: User, after: int | None = None) -> FleetPage:
     query = (
         select(Kiosk, Unit.name, Counter.name)
         .join(Unit, Kiosk.unit_id == Unit.id).join(Counter, Kiosk.counter_id == Counter.id)
-        .where(Kiosk.unit_id.in_(visible_units(user)))
+        .where(Kiosk.unit_id.in_(visible_units(user)), Kiosk.synthetic.is_(False))
         .order_by(Kiosk.id).limit(PAGE_SIZE + 1)
     )
     if after is not None:
