@@ -109,7 +109,8 @@ def test_a_rejected_rating_stays_visible_and_the_rest_are_sent(node):
 
         shown = status()
     assert shown.enrolled and shown.waiting == 0 and shown.rejected_total == 1
-    assert shown.rejected[0].reason == reason and shown.last_sync_outcome.startswith("ok")
+    assert shown.rejected[0].code == "invalid_level" and shown.last_sync_outcome.startswith("ok")
+    assert shown.rejected_by_reason == [("invalid_level", shown.rejected[0].reason, 1)]
 
 
 def test_a_rotated_key_is_picked_up_without_losing_a_rating(node, live_aggregator, checks):
