@@ -396,6 +396,23 @@ class FleetPage:
     next_after: int | None
 
 
+def rejections_by_reason(kiosk_ids: list[int]) -> dict[int, list[tuple[str, str, int]]]:
+    """Each kiosk's refused ratings by reason, most frequent first: (code, words, count)."""
+    from core.services.ingest import reason_words
+
+    refused: dict[int, list[tuple[str, str, int]]] = {}
+    if not kiosk_ids:
+        return refused
+    for kiosk_id, reason, count in db.session.execute(
+        select(KioskRejection.kiosk_id, KioskRejection.reason, func.count())
+        .where(KioskRejection.kiosk_id.in_(kiosk_ids))
+        .group_by(KioskRejection.kiosk_id, KioskRejection.reason)
+        .order_by(KioskRejection.kiosk_id, func.count().desc(), KioskRejection.reason)
+    ):
+        refused.setdefault(kiosk_id, []).append((reason, reason_words(reason), int(count)))
+    return refused
+
+
 # What the fleet page can be narrowed to: kiosks with ratings flagged or refused.
 FLEET_FILTERS = ("pre_enrollment", "clock_suspect", "rejected")
 
@@ -405,7 +422,7 @@ def fleet(user: User, after: int | None = None, only: str | None = None) -> Flee
 
     ``only``: one of FLEET_FILTERS, or None for every kiosk.
     """
-    from core.services.ingest import missing_ranges, reason_words
+    from core.services.ingest import missing_ranges
     from core.services.scope import visible_units
 
     query = (
@@ -425,15 +442,7 @@ def fleet(user: User, after: int | None = None, only: str | None = None) -> Flee
             select(KioskRejection.id).where(KioskRejection.kiosk_id == Kiosk.id).exists())
     found = db.session.execute(query).all()
     page = found[:PAGE_SIZE]
-    refused: dict[int, list[tuple[str, str, int]]] = {}
-    if page:
-        for kiosk_id, reason, count in db.session.execute(
-            select(KioskRejection.kiosk_id, KioskRejection.reason, func.count())
-            .where(KioskRejection.kiosk_id.in_([k.id for k, _u, _c in page]))
-            .group_by(KioskRejection.kiosk_id, KioskRejection.reason)
-            .order_by(KioskRejection.kiosk_id, func.count().desc(), KioskRejection.reason)
-        ):
-            refused.setdefault(kiosk_id, []).append((reason, reason_words(reason), count))
+    refused = rejections_by_reason([k.id for k, _u, _c in page])
     rows = [FleetRow(k, u, c, missing_ranges(k, limit=5), refused.get(k.id, []))
             for k, u, c in page]
     next_after = rows[-1].kiosk.id if len(found) > PAGE_SIZE else None
