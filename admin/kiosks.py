@@ -66,12 +66,15 @@ def qr_data_uri(text: str) -> str:
 @bp.get("/")
 @login_required
 def fleet():
-    """Every kiosk in scope: last seen, queue, oldest unsent, sequence gaps, clock, version."""
+    """Every kiosk in scope: last seen, queue, oldest unsent, sequence gaps, refusals, flagged
+    ratings, clock, version; ``?only=`` narrows it to kiosks with flagged or refused ratings."""
     user = current_user()
     assert user is not None
     after = parse_id(request.args.get("after"))
-    page = kiosks.fleet(user, after)
-    return render_template("admin/kiosks/fleet.html", page=page, form=ActionForm(),
+    only = request.args.get("only")
+    only = only if only in kiosks.FLEET_FILTERS else None
+    page = kiosks.fleet(user, after, only)
+    return render_template("admin/kiosks/fleet.html", page=page, form=ActionForm(), only=only,
                            may_manage=user.role in ("admin", "manager"),
                            may_import=user.role == "admin")
 

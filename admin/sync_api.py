@@ -51,24 +51,7 @@ MESSAGES = {
     "rate_limited": _l("Too many requests from this kiosk; wait and try again."),
     "busy": _l("The server is busy; the kiosk will try again shortly. Nothing was lost."),
     # Per-item reasons.
-    "not_an_object": _l("The rating is not a JSON object."),
-    "invalid_uuid": _l("The rating has no valid identifier (uuid)."),
-    "invalid_seq": _l("The rating has no valid sequence number."),
-    "invalid_scale": _l("The rating scale must be 3 or 5."),
-    "invalid_level": _l("The rating level is not one of the levels of its scale."),
-    "invalid_device_time": _l("The rating time is missing or not an ISO 8601 time with a "
-                              "time zone."),
-    "future_device_time": _l("The rating is dated in the future."),
-    "before_kiosk_registered": _l("The rating is dated before the kiosk was registered."),
-    "unknown_questionnaire_version": _l("The questionnaire version is not known to the server."),
-    "invalid_reasons": _l("The follow-up reasons are not known to the questionnaire."),
-    "invalid_misuse": _l("The misuse mark is not a known one."),
-    "invalid_officer_code": _l("The officer code is not valid text."),
-    "invalid_dossier_code": _l("The dossier code is not valid text."),
-    "invalid_procedure_code": _l("The procedure code is not valid text."),
-    "repeated_in_batch": _l("The same rating (or sequence number) appears twice in the batch."),
-    "seq_conflict": _l("Another rating of this kiosk already has this sequence number."),
-    "uuid_conflict": _l("Another kiosk already sent a rating with this identifier."),
+    **ingest.REASON_WORDS,
 }
 
 
@@ -160,9 +143,12 @@ def enroll():
     code = payload.get("code") if isinstance(payload, dict) else None
     if not isinstance(code, str) or not 1 <= len(code) <= 40:
         raise SyncError("invalid_request", 422, field="code")
+    first_seq = payload.get("first_seq", 1)
+    if isinstance(first_seq, bool) or not isinstance(first_seq, int) or not 1 <= first_seq <= 2**62:
+        raise SyncError("invalid_request", 422, field="first_seq")
     if not ratelimit.hit("enroll", request.remote_addr or "-", ENROLL_LIMIT):
         raise _RateLimited()
-    done = kiosks.enroll(code)
+    done = kiosks.enroll(code, first_seq)
     return jsonify({"kiosk_id": done.kiosk_id, "secret": done.secret, "config": done.config,
                     "config_etag": kiosks.config_etag(done.config),
                     "server_time": time.time()})
@@ -292,7 +278,11 @@ register_paths(
             "operationId": "syncEnroll",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["code"],
-                "properties": {"code": {"type": "string", "maxLength": 40}}}}}},
+                "properties": {"code": {"type": "string", "maxLength": 40},
+                               "first_seq": {"type": "integer", "minimum": 1,
+                                             "description": "the first sequence number this "
+                                             "enrolment will send (a device enrolled again "
+                                             "keeps numbering)"}}}}}},
             "responses": {"200": _json_response("enrolled", "Enrollment"), **_ERRORS},
         }},
         "/api/v1/sync/push": {"post": {

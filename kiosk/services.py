@@ -581,8 +581,9 @@ def tech_pin_matches(given: str | None) -> bool:
 class Rejected:
     seq: int
     uuid: str
-    reason: str | None
+    reason: str  # in words, in the reader's language
     device_time: datetime
+    code: str  # the aggregator's machine code
 
 
 @dataclass(frozen=True)
@@ -603,6 +604,7 @@ class Status:
     clock_offset_s: float | None
     rejected: list[Rejected]
     rejected_total: int
+    rejected_by_reason: list[tuple[str, str, int]]  # code, words in the reader's language, count
     officer_name: str | None
 
 
@@ -622,8 +624,30 @@ def queue_stats(now: datetime) -> tuple[int, int | None]:
     return int(depth), age
 
 
+def reject_code(stored: str | None) -> str:
+    """The machine code of a stored refusal ("seq_conflict: Another rating ..." -> seq_conflict)."""
+    return (stored or "rejected").split(":", 1)[0].strip() or "rejected"
+
+
+def rejected_by_reason() -> list[tuple[str, str, int]]:
+    """Refused ratings counted by reason, most frequent first, each reason in words."""
+    from core.services.ingest import reason_words
+
+    counts: dict[str, int] = {}
+    for stored, count in db.session.execute(
+        select(OutboxRating.reject_reason, func.count())
+        .where(OutboxRating.status == "rejected").group_by(OutboxRating.reject_reason)
+    ):
+        code = reject_code(stored)
+        counts[code] = counts.get(code, 0) + int(count)
+    return [(code, reason_words(code), n)
+            for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
 def status(rejected_limit: int = 50) -> Status:
     """Everything the technician's status page (and the setup page) shows, in one place."""
+    from core.services.ingest import reason_words
+
     current = state()
     credentials = identity.load()
     waiting, oldest_age = queue_stats(utcnow())
@@ -633,13 +657,15 @@ def status(rejected_limit: int = 50) -> Status:
     rejected_total = db.session.scalar(select(func.count()).select_from(OutboxRating).where(
         OutboxRating.status == "rejected")) or 0
     rejected = [
-        Rejected(row.seq, row.uuid, row.reject_reason, row.device_time)
+        Rejected(row.seq, row.uuid, reason_words(reject_code(row.reject_reason)),
+                 row.device_time, reject_code(row.reject_reason))
         for row in db.session.scalars(
             select(OutboxRating).where(OutboxRating.status == "rejected")
             .order_by(OutboxRating.seq.desc()).limit(rejected_limit))
     ]
     shift = on_duty()
     return Status(
+        rejected_by_reason=rejected_by_reason(),
         version=__version__,
         enrolled=credentials is not None,
         kiosk_id=(credentials.kiosk_id if credentials else None)

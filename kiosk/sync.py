@@ -25,19 +25,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 
 from core import __version__
 from core.database import begin_write
 from core.extensions import db
 from core.models.types import utcnow
 from core.services import audit
+from core.services.ingest import RETIRED_REASONS
 from kiosk import identity
 from kiosk.models import KioskState, OutboxRating
 from kiosk.services import FOLLOWUP_GRACE_S, queue_stats, settings
 
 log = logging.getLogger(__name__)
 BASE_BACKOFF_S = 1.0
+REQUEUE_ATTEMPTS = 3
 
 
 class SyncFailure(Exception):
@@ -225,7 +227,8 @@ def enroll(server_url: str, code: str, clock: Callable[[], float] = time.time,
                           "(send or export its unsent ratings first)", code="already_enrolled")
     client = Client(identity.Credentials("", "", server_url), clock=clock, timeout=15.0)
     try:
-        response = client.request("POST", "/api/v1/sync/enroll", {"code": code.strip()},
+        response = client.request("POST", "/api/v1/sync/enroll",
+                                  {"code": code.strip(), "first_seq": first_unsent_seq()},
                                   signed=False)
     finally:
         client.close()
@@ -253,6 +256,34 @@ def enroll(server_url: str, code: str, clock: Callable[[], float] = time.time,
                           "replaced": previous.kiosk_id if previous else None})
     db.session.commit()
     return state
+
+
+def first_unsent_seq() -> int:
+    """The first sequence number a new identity will send: the oldest rating still waiting, or
+    the next one to be tapped. Numbers keep going across enrolments; the ones below were sent
+    under the previous identity, and the aggregator must not wait for them as gaps."""
+    oldest = db.session.scalar(
+        select(func.min(OutboxRating.seq)).where(OutboxRating.status == "pending"))
+    if oldest is not None:
+        return int(oldest)
+    state = db.session.get(KioskState, 1)
+    return int(state.next_seq) if state is not None and state.next_seq else 1
+
+
+def requeue_retired_rejections() -> int:
+    """Send again ratings an older aggregator refused for a reason it no longer gives (their
+    age, or another kiosk claiming their uuid). A few tries only, in case the server is old."""
+    begin_write()
+    conditions = [OutboxRating.reject_reason.like(code + "%")
+                  for code in RETIRED_REASONS]
+    count = db.session.execute(
+        update(OutboxRating)
+        .where(OutboxRating.status == "rejected", OutboxRating.attempts < REQUEUE_ATTEMPTS,
+               or_(*conditions))
+        .values(status="pending", reject_reason=None)
+    ).rowcount
+    db.session.commit()
+    return int(count or 0)
 
 
 def _finalise_stale(now: datetime) -> None:
@@ -432,6 +463,7 @@ class Worker:
         result = CycleResult()
         try:
             _finalise_stale(self._now())
+            requeue_retired_rejections()
             self.pull_config(result)
             self.push_all(result, max_batches)
             self.heartbeat(result)

@@ -181,7 +181,8 @@ def test_tap_follow_up_qr_survey_reach_the_dashboard_once_and_linked(aggregator,
         assert len(responses) == 1
         response = responses[0]
         assert response.kiosk_rating_uuid == rating.uuid
-        assert response.token_key == "k:" + rating.uuid and response.channel == "kiosk_qr"
+        assert response.token_key == f"k:{rating.kiosk_id}:{rating.uuid}"
+        assert response.channel == "kiosk_qr"
         assert response.misuse is None and response.dossier_code == DOSSIER
 
         day = rating.local_day
@@ -241,7 +242,7 @@ def test_a_survey_sent_before_its_tap_syncs_is_accepted_and_linked_after(aggrega
         assert session.scalar(select(func.count()).select_from(KioskRating)
                               .where(KioskRating.kiosk_id == kiosk_row.id)) == 0
         response = session.scalar(select(SurveyResponse).where(
-            SurveyResponse.token_key == "k:" + rating_uuid))
+            SurveyResponse.token_key == f"k:{kiosk_row.id}:{rating_uuid}"))
         assert response is not None and response.kiosk_rating_uuid == rating_uuid
         assert response.channel == "kiosk_qr" and response.counter_id == kiosk_row.counter_id
         assert_survey_rollups_match(session, kiosk_row.unit_id)
@@ -253,7 +254,7 @@ def test_a_survey_sent_before_its_tap_syncs_is_accepted_and_linked_after(aggrega
         assert rating is not None and rating.level == 5 and rating.misuse is None
         linked = session.scalars(select(SurveyResponse)
                                  .where(SurveyResponse.kiosk_rating_uuid == rating.uuid)).all()
-        assert len(linked) == 1 and linked[0].token_key == "k:" + rating.uuid
+        assert len(linked) == 1 and linked[0].token_key == f"k:{rating.kiosk_id}:{rating.uuid}"
         taps = rollups(session, channel="kiosk", counter_id=rating.counter_id,
                        day=rating.local_day, item_code="TAP", level=5)
         assert taps == {("TAP", 5): session.scalar(

@@ -295,7 +295,8 @@ def test_a_kiosk_survey_is_accepted_before_its_tap_arrives(client, counter):
     token = kiosk_token(kiosk, rating, officer="CB001", procedure="HT-001", dossier="HS-77")
     complete_survey(client, token)
     (response,) = responses()
-    assert response.channel == "kiosk_qr" and response.token_key == "k:" + rating
+    assert response.channel == "kiosk_qr" and response.token_key == f"k:{kiosk.id}:{rating}"
+    assert response.kiosk_id == kiosk.id
     assert response.kiosk_rating_uuid == rating and response.dossier_code == "HS-77"
     assert response.officer_id is not None and response.procedure_id is not None
     assert db.session.scalar(select(KioskRating).where(KioskRating.uuid == rating)) is None

@@ -47,7 +47,8 @@ def nothing_stored() -> bool:
 def test_a_kiosk_token_is_verified_with_that_kiosks_secret(app, kiosk, counter):
     rating = str(uuid.uuid4())
     target = service.resolve(kiosk_token(kiosk, rating))
-    assert target.channel == "kiosk_qr" and target.token_key == "k:" + rating
+    assert target.channel == "kiosk_qr" and target.token_key == f"k:{kiosk.id}:{rating}"
+    assert target.kiosk_id == kiosk.id
     assert target.unit_id == counter.unit_id and target.counter_id == counter.id
     assert target.kiosk_rating_uuid == rating
 

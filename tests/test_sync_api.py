@@ -199,13 +199,17 @@ def test_a_mixed_batch_stores_the_good_items_and_explains_the_bad(demo, client):
     reasons = [r.get("reason") for r in results]
     assert reasons == [
         None, "not_an_object", "invalid_level", "invalid_scale", "invalid_seq",
-        "invalid_device_time", "future_device_time", "before_kiosk_registered",
+        "invalid_device_time", None, None,
         "unknown_questionnaire_version", "invalid_reasons", "invalid_misuse",
         "invalid_officer_code", "invalid_uuid", None,
     ]
     assert all(r["message"] for r in results if r["status"] == "rejected")
-    stored = db.session.scalars(select(KioskRating.seq).order_by(KioskRating.seq)).all()
-    assert stored == [1, 13]
+    stored = db.session.execute(select(
+        KioskRating.seq, KioskRating.pre_enrollment, KioskRating.clock_suspect,
+    ).order_by(KioskRating.seq)).all()
+    # A time in the future or before enrolment is flagged, never a reason to refuse a rating.
+    assert [tuple(r) for r in stored] == [
+        (1, False, False), (6, False, True), (7, True, False), (13, False, False)]
 
 
 def test_rejection_messages_follow_the_reader_language(demo, client):

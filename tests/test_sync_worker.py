@@ -104,12 +104,35 @@ def test_a_rejected_rating_stays_visible_and_the_rest_are_sent(node):
         reason = session.scalar(select(OutboxRating.reject_reason)
                                 .where(OutboxRating.status == "rejected"))
     assert reason.startswith("invalid_level")
-    with kiosk_app(node).app_context():
+    with kiosk_app(node).test_request_context("/kiosk/status"):  # reasons are in words
         from kiosk.services import status
 
         shown = status()
     assert shown.enrolled and shown.waiting == 0 and shown.rejected_total == 1
-    assert shown.rejected[0].reason == reason and shown.last_sync_outcome.startswith("ok")
+    assert shown.rejected[0].code == "invalid_level" and shown.last_sync_outcome.startswith("ok")
+    assert shown.rejected_by_reason == [("invalid_level", shown.rejected[0].reason, 1)]
+
+
+def test_a_device_enrolled_again_sends_its_queue_under_the_new_id_without_a_false_gap(
+        node, live_aggregator, checks):
+    node.tap(5)
+    assert node.sync_once().returncode == 0
+    node.tap(7)  # still queued when the device is enrolled again
+    code = register_code(live_aggregator.env, "enrolled again")
+    flask(["kiosk", "enroll", "--server", live_aggregator.url, "--code", code, "--force"],
+          node.env)
+    with Session(node.engine) as session:
+        new_id = session.get(KioskState, 1).kiosk_public_id
+    assert new_id != node.public_id
+    assert node.sync_once().returncode == 0
+    assert node.statuses() == {"sent": 12}
+    with Session(checks.engine) as session:
+        kiosk = session.scalar(select(Kiosk).where(Kiosk.public_id == new_id))
+        seqs = session.scalars(select(KioskRating.seq).where(KioskRating.kiosk_id == kiosk.id)
+                               .order_by(KioskRating.seq)).all()
+        assert seqs == list(range(6, 13))
+        # Numbers 1-5 went to the previous identity: not a gap of this one.
+        assert (kiosk.first_seq, kiosk.contiguous_seq, kiosk.max_seq) == (6, 12, 12)
 
 
 def test_a_rotated_key_is_picked_up_without_losing_a_rating(node, live_aggregator, checks):

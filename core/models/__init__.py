@@ -1,7 +1,14 @@
 """All SQLAlchemy models, imported here so Alembic and the app see one metadata."""
 
 from core.models.accounts import ROLES, ApiToken, AuditEntry, User
-from core.models.kiosks import KIOSK_STATUSES, MISUSE_REASONS, Kiosk, KioskRating, SyncNonce
+from core.models.kiosks import (
+    KIOSK_STATUSES,
+    MISUSE_REASONS,
+    Kiosk,
+    KioskRating,
+    KioskRejection,
+    SyncNonce,
+)
 from core.models.org import SCALES, UNIT_LEVELS, Counter, Officer, Procedure, ProcedureField, Unit
 from core.models.rollups import (
     RESPONDENTS,
@@ -31,6 +38,7 @@ __all__ = [
     "Counter",
     "Kiosk",
     "KioskRating",
+    "KioskRejection",
     "KioskState",
     "Officer",
     "OfficerShift",

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from core.extensions import db
 from core.models.org import Counter, Unit
@@ -66,6 +67,14 @@ class Kiosk(db.Model):
     # not on the fleet page; its ratings count in the figures like any other.
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The first sequence number this enrolment sends: a device enrolled again (``--force``) keeps
+    # numbering where it was, and the numbers below went to its previous identity.
+    first_seq: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+    # Recent [receive time, receive time - device clock] pairs; their minimum is the clock
+    # offset without network or queue delay (see ingest.observe_clock).
+    clock_samples: Mapped[list[list[float]] | None] = mapped_column(JSON)
+    pre_enrollment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    clock_suspect_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     unit: Mapped[Unit] = relationship()
     counter: Mapped[Counter] = relationship()
@@ -90,21 +99,26 @@ class SyncNonce(db.Model):
 class KioskRating(db.Model):
     """One tap on a kiosk, as received by the aggregator. Append-only.
 
-    (kiosk_id, seq) and uuid are unique: inserting a rating twice has no effect, which is what
-    gives exactly-once effect over at-least-once delivery. ``level`` is on the SIPAS 1-5 scale even
-    for 3-level kiosks (5, 4, 2); ``scale`` says which buttons the citizen saw.
+    (kiosk_id, seq) and (kiosk_id, uuid) are unique: inserting a rating twice has no effect, which
+    is what gives exactly-once effect over at-least-once delivery. A rating's identity belongs to
+    the kiosk that made it, so another kiosk's key cannot claim its uuid.
+    ``pre_enrollment``: tapped before this kiosk identity was enrolled (counted as any other);
+    ``clock_suspect``: the device time is implausible, so it is filed at its receive time.
+    ``level`` is on the SIPAS 1-5 scale even for 3-level kiosks (5, 4, 2);
+    ``scale`` says which buttons the citizen saw.
     """
 
     __tablename__ = "kiosk_ratings"
     __table_args__ = (
         db.UniqueConstraint("kiosk_id", "seq"),
+        db.UniqueConstraint("kiosk_id", "uuid"),
         CheckConstraint("level BETWEEN 1 AND 5", name="level"),
         CheckConstraint("scale IN (3, 5)", name="scale"),
         Index("ix_kiosk_ratings_unit_day", "unit_id", "local_day"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    uuid: Mapped[str] = mapped_column(String(36))
     kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosks.id"))
     seq: Mapped[int] = mapped_column(BigInteger)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
@@ -122,3 +136,25 @@ class KioskRating(db.Model):
     local_day: Mapped[date] = mapped_column(Date)
     local_hour: Mapped[int] = mapped_column(SmallInteger)
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    pre_enrollment: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    clock_suspect: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class KioskRejection(db.Model):
+    """A rating the aggregator refused, with the reason it told the kiosk.
+
+    Kept so that a refusal is never silent (the fleet page counts them by reason) and so that a
+    refused sequence number is not reported as a gap. Removed when the same rating is stored later.
+    """
+
+    __tablename__ = "kiosk_rejections"
+    __table_args__ = (
+        db.UniqueConstraint("kiosk_id", "seq", "reason"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosks.id"))
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    uuid: Mapped[str | None] = mapped_column(String(36))
+    reason: Mapped[str] = mapped_column(String(40))
+    rejected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -66,6 +66,8 @@ class SurveyResponse(db.Model):
     dossier_code: Mapped[str | None] = mapped_column(String(64))
     # The kiosk tap this survey follows; it may arrive later than the survey, so no foreign key.
     kiosk_rating_uuid: Mapped[str | None] = mapped_column(String(36), index=True)
+    # ... and the kiosk that made it: a rating uuid is unique only within its kiosk.
+    kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosks.id"))
     trips: Mapped[str | None] = mapped_column(String(10))
     harassment: Mapped[str | None] = mapped_column(String(10))
     informal_payment: Mapped[str | None] = mapped_column(String(10))

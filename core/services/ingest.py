@@ -5,11 +5,25 @@ tells which rows this transaction actually inserted, and only those reach the ro
 transaction. A rating sent twice (a retry, a replayed bundle, two aggregator instances) is stored
 and counted once; it is reported as ``duplicate`` so the kiosk can mark it sent.
 
-Local day and hour (for the rollups) come from the device time corrected by the clock offset
-measured in this very request (server receive time minus the kiosk's raw clock), so a kiosk whose
-clock is an hour off still files its taps on the right day; when the request carries no device
-clock the device time is taken as it is. The same corrected time is checked against "not in the
-future" and "not before the kiosk was registered" (each with five minutes of slack).
+Local day and hour (for the rollups) come from the kiosk's own clock at the tap, corrected by the
+kiosk's clock offset. The offset is the smallest (receive time - kiosk clock at sending) among the
+kiosk's recent requests (``observe_clock``): every sample is the true offset plus that request's
+network and queue delay, so the smallest is the one with the least delay, and a slow upload is
+never taken for clock error. When the request carries no device clock the device time is taken
+as it is.
+
+A rating signed with a valid key is never refused for its time (the counting rule, also in the
+README's sync section):
+
+- tapped before this kiosk identity was enrolled (a kiosk used before enrolment, or ratings
+  carried over by ``kiosk enroll --force``): stored, flagged ``pre_enrollment`` and counted like
+  any other, on the local day and hour of its corrected device time;
+- corrected device time before CLOCK_FLOOR or more than five minutes in the future: the device
+  time cannot be trusted, so the rating is filed at its receive time and flagged
+  ``clock_suspect``.
+
+Refused items are kept in ``kiosk_rejections`` with their reason (shown on the fleet page), and
+their sequence numbers do not count as gaps.
 """
 
 from __future__ import annotations
@@ -22,8 +36,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects import sqlite
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, func, literal, select, text, union_all
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core.database import begin_write
 from core.extensions import db
@@ -31,6 +46,7 @@ from core.models import (
     MISUSE_REASONS,
     Kiosk,
     KioskRating,
+    KioskRejection,
     Officer,
     Procedure,
     Questionnaire,
@@ -45,6 +61,45 @@ SLACK = timedelta(seconds=300)
 INSERT_CHUNK = 500
 LEVELS = {3: (2, 4, 5), 5: (1, 2, 3, 4, 5)}
 TEXT_FIELDS = {"officer_code": 40, "dossier_code": 64, "procedure_code": 60}
+# No kiosk of this system rated anything before this day: an earlier time is a clock that was
+# never set (a device without a battery-backed clock starts in 1970 or 2000).
+CLOCK_FLOOR = datetime(2025, 1, 1, tzinfo=UTC)
+# Clock samples: the smallest of those taken in the last hour (at most 20) is the offset; a sample
+# more than two minutes above it means the kiosk's clock was set back, and starts afresh.
+OFFSET_WINDOW_S = 3600
+OFFSET_SAMPLES = 20
+OFFSET_JUMP_S = 120
+
+# Why an item was refused, in words (the sync API answers them; the fleet page and the kiosk's
+# status page show them). "before_kiosk_registered" and "future_device_time" are no longer
+# given, but kiosks still hold ratings an older server refused with them.
+REASON_WORDS = {
+    "not_an_object": _l("The rating is not a JSON object."),
+    "invalid_uuid": _l("The rating has no valid identifier (uuid)."),
+    "invalid_seq": _l("The rating has no valid sequence number."),
+    "invalid_scale": _l("The rating scale must be 3 or 5."),
+    "invalid_level": _l("The rating level is not one of the levels of its scale."),
+    "invalid_device_time": _l("The rating time is missing or not an ISO 8601 time with a "
+                              "time zone."),
+    "future_device_time": _l("The rating is dated in the future."),
+    "before_kiosk_registered": _l("The rating is dated before the kiosk was registered."),
+    "unknown_questionnaire_version": _l("The questionnaire version is not known to the server."),
+    "invalid_reasons": _l("The follow-up reasons are not known to the questionnaire."),
+    "invalid_misuse": _l("The misuse mark is not a known one."),
+    "invalid_officer_code": _l("The officer code is not valid text."),
+    "invalid_dossier_code": _l("The dossier code is not valid text."),
+    "invalid_procedure_code": _l("The procedure code is not valid text."),
+    "repeated_in_batch": _l("The same rating (or sequence number) appears twice in the batch."),
+    "seq_conflict": _l("Another rating of this kiosk already has this sequence number."),
+    "uuid_conflict": _l("Another kiosk already sent a rating with this identifier."),
+}
+RETIRED_REASONS = ("before_kiosk_registered", "future_device_time", "uuid_conflict")
+
+
+def reason_words(code: str | None) -> str:
+    """A refusal reason in the reader's language (the code itself when unknown)."""
+    words = REASON_WORDS.get(code or "")
+    return str(words) if words is not None else (code or "")
 
 
 @dataclass
@@ -150,10 +205,9 @@ def _validate(index: int, item: Any, kiosk: Kiosk, offset: timedelta, received: 
     if device_time is None:
         raise _Reject("invalid_device_time")
     effective = device_time + offset
-    if effective > received + SLACK:
-        raise _Reject("future_device_time")
-    if effective < kiosk.created_at - SLACK:
-        raise _Reject("before_kiosk_registered")
+    clock_suspect = effective < CLOCK_FLOOR or effective > received + SLACK
+    enrolled = kiosk.enrolled_at or kiosk.created_at
+    pre_enrollment = not clock_suspect and effective < enrolled - SLACK
     version = item.get("questionnaire_version", default_version)
     if version is None:
         version = default_version
@@ -173,7 +227,7 @@ def _validate(index: int, item: Any, kiosk: Kiosk, offset: timedelta, received: 
         if value is not None and (not isinstance(value, str) or not value or len(value) > limit):
             raise _Reject("invalid_" + name)
         texts[name] = value
-    local = effective.astimezone(LOCAL_TZ)
+    local = (received if clock_suspect else effective).astimezone(LOCAL_TZ)
     row = {
         "uuid": rating_uuid,
         "kiosk_id": kiosk.id,
@@ -193,6 +247,8 @@ def _validate(index: int, item: Any, kiosk: Kiosk, offset: timedelta, received: 
         "local_day": local.date(),
         "local_hour": local.hour,
         "extra": None,
+        "pre_enrollment": pre_enrollment,
+        "clock_suspect": clock_suspect,
         "_officer_code": texts["officer_code"],
         "_procedure_code": texts["procedure_code"],
     }
@@ -279,20 +335,41 @@ def _rollup_keys(rows: Sequence[dict[str, Any]]) -> None:
     rollups.add_hours(hours)
 
 
+def _accounted(kiosk: Kiosk, above: int):
+    """Sequence numbers above ``above`` that this kiosk's ratings used: stored or refused.
+
+    UNION ALL of two index range scans (a number may come twice; callers skip repeats), so a
+    LIMIT on it reads only the rows it returns.
+    """
+    stored = select(KioskRating.seq.label("seq")).where(
+        KioskRating.kiosk_id == kiosk.id, KioskRating.seq > above)
+    refused = select(KioskRejection.seq.label("seq")).where(
+        KioskRejection.kiosk_id == kiosk.id, KioskRejection.seq > above)
+    return union_all(stored, refused).subquery()
+
+
+def _base(kiosk: Kiosk) -> int:
+    """The highest number known not to be missing: the contiguous run, at least up to the
+    numbers an earlier enrolment of the same device used."""
+    return max(kiosk.contiguous_seq or 0, (kiosk.first_seq or 1) - 1)
+
+
 def _advance_contiguous(kiosk: Kiosk) -> None:
-    """Move the highest contiguous sequence number forward over rows now present.
+    """Move the highest contiguous sequence number forward over numbers now accounted for
+    (stored, or refused with a reason).
 
     Reads only as many rows as it advances (plus one): a gap stops it at once.
     """
-    current = kiosk.contiguous_seq or 0
+    current = _base(kiosk)
     chunk = 5000
     while True:
+        accounted = _accounted(kiosk, current)
         seqs = db.session.scalars(
-            select(KioskRating.seq)
-            .where(KioskRating.kiosk_id == kiosk.id, KioskRating.seq > current)
-            .order_by(KioskRating.seq).limit(chunk)
+            select(accounted.c.seq).order_by(accounted.c.seq).limit(chunk)
         ).all()
         for seq in seqs:
+            if seq <= current:
+                continue
             if seq != current + 1:
                 kiosk.contiguous_seq = current
                 return
@@ -303,26 +380,67 @@ def _advance_contiguous(kiosk: Kiosk) -> None:
 
 
 def missing_ranges(kiosk: Kiosk, limit: int = 20) -> list[tuple[int, int]]:
-    """Missing sequence ranges (first, last) above the highest contiguous number."""
-    if (kiosk.max_seq or 0) <= (kiosk.contiguous_seq or 0):
+    """Missing sequence ranges (first, last) above the highest contiguous number.
+
+    Numbers below the enrolment's ``first_seq`` belong to the device's previous identity and
+    refused numbers are accounted for (the fleet page lists refusals on their own).
+    """
+    base = _base(kiosk)
+    if (kiosk.max_seq or 0) <= base:
         return []
+    accounted = _accounted(kiosk, base)
     lagged = (
-        select(KioskRating.seq.label("seq"),
-               func.lag(KioskRating.seq).over(order_by=KioskRating.seq).label("prev"))
-        .where(KioskRating.kiosk_id == kiosk.id,
-               KioskRating.seq >= max(kiosk.contiguous_seq or 0, 1))
+        select(accounted.c.seq.label("seq"),
+               func.lag(accounted.c.seq).over(order_by=accounted.c.seq).label("prev"))
         .subquery()
     )
-    gap = lagged.c.seq - lagged.c.prev > 1
-    if not kiosk.contiguous_seq:
-        # Nothing contiguous yet: a first row above 1 means 1..first-1 are missing.
-        gap = gap | (lagged.c.prev.is_(None) & (lagged.c.seq > 1))
+    prev = func.coalesce(lagged.c.prev, literal(base))
     rows = db.session.execute(
-        select(lagged.c.prev, lagged.c.seq)
-        .where(gap)
+        select(prev, lagged.c.seq)
+        .where(lagged.c.seq - prev > 1)
         .order_by(lagged.c.seq).limit(limit)
     ).all()
-    return [((prev or 0) + 1, seq - 1) for prev, seq in rows]
+    return [(int(before) + 1, seq - 1) for before, seq in rows]
+
+
+def _record_rejections(kiosk: Kiosk, outcomes: list[Outcome], now: datetime) -> None:
+    """Keep each refusal (once per kiosk, number and reason) so it is never silent."""
+    rows = [
+        {"kiosk_id": kiosk.id, "seq": o.seq if o.seq is not None and 0 < o.seq <= 2**62 else None,
+         "uuid": o.uuid[:36] if isinstance(o.uuid, str) else None,
+         "reason": (o.reason or "rejected")[:40], "rejected_at": now}
+        for o in outcomes if o.status == "rejected"
+    ]
+    if not rows:
+        return
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    db.session.execute(insert(KioskRejection).on_conflict_do_nothing(), rows)
+
+
+def observe_clock(kiosk: Kiosk, sample_s: float, now: datetime) -> float:
+    """Add one (receive time - kiosk clock at sending) sample; return the kiosk's clock offset.
+
+    Each sample is the true offset plus the request's network and queue delay (never negative),
+    so the smallest recent sample is the best estimate, the way NTP keeps the exchange with the
+    shortest round trip. A clock set forward lowers the samples and is followed at once; a sample
+    more than OFFSET_JUMP_S above the smallest means the clock was set back, and the old samples
+    are dropped.
+    """
+    at = now.timestamp()
+    samples = [
+        [float(t), float(v)] for t, v in (
+            pair for pair in (kiosk.clock_samples or [])
+            if isinstance(pair, list) and len(pair) == 2)
+        if isinstance(t, int | float) and isinstance(v, int | float)
+        and 0 <= at - t <= OFFSET_WINDOW_S
+    ]
+    if samples and sample_s - min(v for _, v in samples) > OFFSET_JUMP_S:
+        samples = []
+    samples.append([round(at, 3), round(sample_s, 3)])
+    samples = samples[-OFFSET_SAMPLES:]
+    kiosk.clock_samples = samples
+    return min(v for _, v in samples)
 
 
 def set_lock_timeout() -> None:
@@ -365,12 +483,14 @@ def ingest(kiosk_id: int, items: list[Any], device_clock: float | None = None,
     and ``contact=False``, since importing it says nothing about the kiosk being online.
     """
     received = received or utcnow()
-    offset_s = None if device_clock is None else received.timestamp() - device_clock
-    if known_offset_s is not None:
-        offset_s = known_offset_s
-    offset = timedelta(seconds=offset_s or 0)
     begin_write()
     kiosk = _lock_kiosk(kiosk_id)
+    offset_s: float | None = None
+    if known_offset_s is not None:
+        offset_s = known_offset_s
+    elif device_clock is not None:
+        offset_s = observe_clock(kiosk, received.timestamp() - device_clock, received)
+    offset = timedelta(seconds=offset_s or 0)
     known = _questionnaires()
     default_version = _active_version(known)
     outcomes: dict[int, Outcome] = {}
@@ -408,28 +528,41 @@ def ingest(kiosk_id: int, items: list[Any], device_clock: float | None = None,
         else:
             outcomes[v.index] = Outcome(v.index, v.row["uuid"], v.row["seq"], "accepted")
     if uuids_to_check:
-        stored = dict(db.session.execute(
-            select(KioskRating.uuid, KioskRating.kiosk_id)
-            .where(KioskRating.uuid.in_(list(uuids_to_check)))
-        ).all())
+        # A rating's identity is (kiosk, uuid): another kiosk's rating with the same uuid is
+        # not this one, and cannot stand in its way.
+        stored = set(db.session.scalars(
+            select(KioskRating.uuid)
+            .where(KioskRating.kiosk_id == kiosk.id,
+                   KioskRating.uuid.in_(list(uuids_to_check)))
+        ))
         by_index = {v.index: v for v in valid}
         for raw, index in uuids_to_check.items():
             seq = by_index[index].row["seq"] if index in by_index else outcomes[index].seq
-            if stored.get(raw) == kiosk.id:
+            if raw in stored:
                 outcomes[index] = Outcome(index, raw, seq, "duplicate")
             elif index in by_index:
-                # Not inserted and not ours: the sequence number (or the uuid) is taken.
-                reason = "uuid_conflict" if raw in stored else "seq_conflict"
-                outcomes[index] = Outcome(index, raw, seq, "rejected", reason)
+                # Not inserted and not stored: another rating of this kiosk has the number.
+                outcomes[index] = Outcome(index, raw, seq, "rejected", "seq_conflict")
     _rollup_keys(inserted_rows)
+    ordered = [outcomes[i] for i in range(len(items))]
+    _record_rejections(kiosk, ordered, received)
     if inserted_rows:
+        # A rating refused once and stored now is no longer a refusal.
+        db.session.execute(delete(KioskRejection).where(
+            KioskRejection.kiosk_id == kiosk.id,
+            KioskRejection.uuid.in_([r["uuid"] for r in inserted_rows])))
         kiosk.max_seq = max(kiosk.max_seq or 0, max(r["seq"] for r in inserted_rows))
+        kiosk.pre_enrollment_count = (kiosk.pre_enrollment_count or 0) + sum(
+            1 for r in inserted_rows if r["pre_enrollment"])
+        kiosk.clock_suspect_count = (kiosk.clock_suspect_count or 0) + sum(
+            1 for r in inserted_rows if r["clock_suspect"])
+    if inserted_rows or any(o.status == "rejected" for o in ordered):
         _advance_contiguous(kiosk)
     if contact:
         record_contact(kiosk, offset_s, received)
     missing = missing_ranges(kiosk)
     result = IngestResult(
-        outcomes=[outcomes[i] for i in range(len(items))],
+        outcomes=ordered,
         contiguous_seq=kiosk.contiguous_seq, max_seq=kiosk.max_seq, missing=missing,
         clock_offset_s=offset_s,
     )
@@ -438,21 +571,20 @@ def ingest(kiosk_id: int, items: list[Any], device_clock: float | None = None,
 
 
 def heartbeat(kiosk_id: int, queue_depth: int, oldest_unsent_age_s: int | None,
-              app_version: str | None, device_clock: float | None) -> Kiosk:
+              app_version: str | None, device_clock: float | None,
+              received: datetime | None = None) -> Kiosk:
     """Store what the kiosk reports about its queue and version."""
-    now = utcnow()
+    now = received or utcnow()
     begin_write()
-    values: dict[str, Any] = {"queue_depth": queue_depth,
-                              "oldest_unsent_age_s": oldest_unsent_age_s,
-                              "app_version": app_version, "last_seen_at": now}
+    kiosk = _lock_kiosk(kiosk_id)
+    kiosk.queue_depth = queue_depth
+    kiosk.oldest_unsent_age_s = oldest_unsent_age_s
+    kiosk.app_version = app_version
+    offset = None
     if device_clock is not None:
-        offset = now.timestamp() - device_clock
-        values["clock_offset_s"] = round(offset, 3)
-        values["clock_skew_flag"] = abs(offset) > SKEW_FLAG_S
-    db.session.execute(update(Kiosk).where(Kiosk.id == kiosk_id).values(**values))
+        offset = observe_clock(kiosk, now.timestamp() - device_clock, now)
+    record_contact(kiosk, offset, now)
     db.session.commit()
-    kiosk = db.session.get(Kiosk, kiosk_id)
-    assert kiosk is not None
     return kiosk
 
 

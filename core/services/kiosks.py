@@ -18,12 +18,21 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.database import begin_write
 from core.extensions import db
-from core.models import Counter, Kiosk, Officer, SyncNonce, Unit, User, utcnow
+from core.models import (
+    Counter,
+    Kiosk,
+    KioskRejection,
+    Officer,
+    SyncNonce,
+    Unit,
+    User,
+    utcnow,
+)
 from core.services import audit, questionnaires
 from kiosk import identity
 
@@ -121,8 +130,12 @@ def register(counter: Counter, name: str, *, user: User | None = None) -> Regist
     return Registration(kiosk, code)
 
 
-def enroll(code: str) -> Enrollment:
+def enroll(code: str, first_seq: int = 1) -> Enrollment:
     """Exchange a one-time code for the kiosk's id and secret.
+
+    ``first_seq`` is the first sequence number the device will send under this identity: a
+    device enrolled again keeps numbering, and the numbers below went to its previous identity,
+    so they are not gaps of this one.
 
     One UPDATE ... WHERE code hash matches, still pending and unexpired: two devices racing with
     the same code cannot both win, because only one UPDATE finds the row still pending.
@@ -135,7 +148,8 @@ def enroll(code: str) -> Enrollment:
         update(Kiosk)
         .where(Kiosk.enrollment_code_hash == digest, Kiosk.status == "pending",
                Kiosk.enrollment_expires_at > now)
-        .values(status="active", secret=secret, enrollment_code_hash=None, enrolled_at=now)
+        .values(status="active", secret=secret, enrollment_code_hash=None, enrolled_at=now,
+                first_seq=first_seq, contiguous_seq=first_seq - 1, max_seq=first_seq - 1)
         .returning(Kiosk.id)
     ).scalar()
     if won is None:
@@ -372,6 +386,8 @@ class FleetRow:
     unit_name: str
     counter_name: str
     missing: list[tuple[int, int]]
+    # Refused ratings by reason: (code, words in the reader's language, count).
+    rejected: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -380,8 +396,32 @@ class FleetPage:
     next_after: int | None
 
 
-def fleet(user: User, after: int | None = None) -> FleetPage:
-    """One page of the kiosks in scope, by id (keyset pagination: no OFFSET scans)."""
+def rejections_by_reason(kiosk_ids: list[int]) -> dict[int, list[tuple[str, str, int]]]:
+    """Each kiosk's refused ratings by reason, most frequent first: (code, words, count)."""
+    from core.services.ingest import reason_words
+
+    refused: dict[int, list[tuple[str, str, int]]] = {}
+    if not kiosk_ids:
+        return refused
+    for kiosk_id, reason, count in db.session.execute(
+        select(KioskRejection.kiosk_id, KioskRejection.reason, func.count())
+        .where(KioskRejection.kiosk_id.in_(kiosk_ids))
+        .group_by(KioskRejection.kiosk_id, KioskRejection.reason)
+        .order_by(KioskRejection.kiosk_id, func.count().desc(), KioskRejection.reason)
+    ):
+        refused.setdefault(kiosk_id, []).append((reason, reason_words(reason), int(count)))
+    return refused
+
+
+# What the fleet page can be narrowed to: kiosks with ratings flagged or refused.
+FLEET_FILTERS = ("pre_enrollment", "clock_suspect", "rejected")
+
+
+def fleet(user: User, after: int | None = None, only: str | None = None) -> FleetPage:
+    """One page of the kiosks in scope, by id (keyset pagination: no OFFSET scans).
+
+    ``only``: one of FLEET_FILTERS, or None for every kiosk.
+    """
     from core.services.ingest import missing_ranges
     from core.services.scope import visible_units
 
@@ -393,7 +433,17 @@ def fleet(user: User, after: int | None = None) -> FleetPage:
     )
     if after is not None:
         query = query.where(Kiosk.id > after)
+    if only == "pre_enrollment":
+        query = query.where(Kiosk.pre_enrollment_count > 0)
+    elif only == "clock_suspect":
+        query = query.where(Kiosk.clock_suspect_count > 0)
+    elif only == "rejected":
+        query = query.where(
+            select(KioskRejection.id).where(KioskRejection.kiosk_id == Kiosk.id).exists())
     found = db.session.execute(query).all()
-    rows = [FleetRow(k, u, c, missing_ranges(k, limit=5)) for k, u, c in found[:PAGE_SIZE]]
+    page = found[:PAGE_SIZE]
+    refused = rejections_by_reason([k.id for k, _u, _c in page])
+    rows = [FleetRow(k, u, c, missing_ranges(k, limit=5), refused.get(k.id, []))
+            for k, u, c in page]
     next_after = rows[-1].kiosk.id if len(found) > PAGE_SIZE else None
     return FleetPage(rows, next_after)

@@ -109,6 +109,7 @@ class Target:
     procedure_name: str | None = None
     dossier_code: str | None = None
     kiosk_rating_uuid: str | None = None
+    kiosk_id: int | None = None
 
     @property
     def is_poster(self) -> bool:
@@ -197,7 +198,9 @@ def _kiosk_target(token: str, payload: dict[str, Any], now: float | None) -> Tar
     return Target(
         kind="k",
         channel="kiosk_qr",
-        token_key="k:" + rating,
+        # A rating uuid is unique only within its kiosk (another kiosk's key holder could sign
+        # the same uuid), so the one-response-per-tap key names the kiosk too.
+        token_key=f"k:{kiosk.id}:{rating}",
         unit_id=unit.id,
         unit_name=unit.name,
         counter_id=counter.id if counter else None,
@@ -207,6 +210,7 @@ def _kiosk_target(token: str, payload: dict[str, Any], now: float | None) -> Tar
         procedure_name=procedure.name if procedure else None,
         dossier_code=_str_or_none(verified.get("d")),
         kiosk_rating_uuid=rating,
+        kiosk_id=kiosk.id,
     )
 
 
@@ -501,7 +505,12 @@ def get_draft(key: str, for_update: bool = False) -> SurveyDraft | None:
 
 
 def answered(key: str) -> bool:
-    found = db.session.scalar(select(SurveyResponse.id).where(SurveyResponse.token_key == key))
+    keys = [key]
+    parts = key.split(":")
+    if parts[0] == "k" and len(parts) == 3:
+        # Before kiosk taps were keyed per kiosk, a kiosk survey was stored as "k:<uuid>".
+        keys.append("k:" + parts[2])
+    found = db.session.scalar(select(SurveyResponse.id).where(SurveyResponse.token_key.in_(keys)))
     return found is not None
 
 
@@ -653,6 +662,7 @@ def submit(target: Target, key: str, form: Mapping[str, Sequence[str]], *, brows
         procedure_id=target.procedure_id,
         dossier_code=target.dossier_code,
         kiosk_rating_uuid=target.kiosk_rating_uuid,
+        kiosk_id=target.kiosk_id,
         trips=choices.get("trips"),
         harassment=choices.get("harassment"),
         informal_payment=choices.get("informal_payment"),
