@@ -309,6 +309,11 @@ def promote_by_admin(admin, user: User):
         "role": "manager", "unit_id": user.unit_id, "full_name": user.full_name, "email": ""})
 
 
+def demote_by_admin(admin, user: User):
+    return admin.post(f"/admin/users/{user.id}", data={
+        "role": "viewer", "unit_id": user.unit_id, "full_name": user.full_name, "email": ""})
+
+
 @pytest.mark.parametrize("action", [reset_by_admin, disable_by_admin, promote_by_admin])
 def test_a_reset_disable_or_role_change_ends_every_session_of_the_account(app, org, action):
     admin, first, second = app.test_client(), app.test_client(), app.test_client()
@@ -324,8 +329,8 @@ INDICES = "/api/v1/reports/indices?period=month&value=2026-11"
 
 
 @pytest.mark.parametrize(("action", "after"), [
-    (reset_by_admin, 401), (disable_by_admin, 401), (None, 200)])
-def test_api_tokens_end_with_a_reset_or_disable_but_not_with_a_sign_out(app, org, action, after):
+    (reset_by_admin, 401), (disable_by_admin, 401), (demote_by_admin, 401), (None, 200)])
+def test_api_tokens_end_with_a_reset_disable_or_role_change_not_a_sign_out(app, org, action, after):
     from core.services import api_tokens
 
     token = api_tokens.create(fresh(org.manager), "nightly export")
