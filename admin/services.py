@@ -67,8 +67,13 @@ def authenticate(username: str, password: str) -> LoginResult:
     """Check a sign-in; every outcome (success, failure, lockout) is audited.
 
     The password is checked outside the write unit: argon2 takes a noticeable fraction of a
-    second, and SQLite's write lock is not held that long.
+    second, and SQLite's write lock is not held that long. Without the limit store, 503.
     """
+    with ratelimit.required("login"):
+        return _authenticate(username, password)
+
+
+def _authenticate(username: str, password: str) -> LoginResult:
     source_limit, address_limit = guess_limit(), _address_limit()
     name = username.strip().lower()[:80]
     ip = _client()

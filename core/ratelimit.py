@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import Flask, current_app
 from limits import RateLimitItemPerSecond
+from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
-from werkzeug.exceptions import TooManyRequests
+from werkzeug.exceptions import ServiceUnavailable, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,8 @@ class RedisBackend(_Backend):
     """Redis, shared by every aggregator instance."""
 
     def __init__(self, url: str) -> None:
-        super().__init__(RedisStorage(url, socket_timeout=2, socket_connect_timeout=2))
+        super().__init__(RedisStorage(url, wrap_exceptions=True, socket_timeout=2,
+                                      socket_connect_timeout=2))
         self._redis = self.storage.get_connection()  # type: ignore[attr-defined]
 
 
@@ -110,6 +113,17 @@ def too_many(wait: int, message: str) -> TooManyRequests:
     error.sipas_message = message  # type: ignore[attr-defined]
     error.retry_after = wait  # type: ignore[attr-defined]
     return error
+
+
+@contextmanager
+def required(name: str) -> Iterator[None]:
+    """For limits that guard a secret (sign-in, password change): if the store is down, answer
+    503 "busy, try again" rather than let guesses through uncounted."""
+    try:
+        yield
+    except StorageError:
+        log.warning("rate-limit store unavailable for %s; refusing", name, exc_info=True)
+        raise ServiceUnavailable(retry_after=30) from None
 
 
 def reset(name: str, key: str) -> None:

@@ -181,6 +181,16 @@ def test_parallel_guesses_never_get_more_passwords_checked_than_the_limit(app, o
     assert decided <= 5 and statuses.count(429) == tries - decided
 
 
+def test_without_the_limit_store_sign_in_is_refused_not_left_unlimited(app, client, org, caplog):
+    app.extensions["sipas_ratelimit"] = RedisBackend("redis://127.0.0.1:1/0")  # nobody listens
+    for password in ("wrong-password-1", PASSWORD):
+        response = login(client, "lan", password)
+        assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+        assert "Hệ thống đang bận" in response.get_data(as_text=True)
+    assert "rate-limit store unavailable for login" in caplog.text
+    assert client.get("/admin/").status_code == 302
+
+
 def test_failures_from_one_address_are_limited_across_accounts(app_factory, org):
     app = app_factory(LOGIN_IP_ATTEMPTS=3)
     client = app.test_client()

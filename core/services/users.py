@@ -325,17 +325,21 @@ def change_own_password(user_id: int, current: str, new: str) -> User:
     # Like sign-in: each try is counted before the password is checked, in one atomic step, so
     # a stolen session cannot guess the current password faster than the sign-in form allows.
     limit = guess_limit()
-    if not ratelimit.hit("password-change", str(user.id), limit):
+    with ratelimit.required("password-change"):
+        allowed = ratelimit.hit("password-change", str(user.id), limit)
+        wait = None if allowed else ratelimit.retry_after("password-change", str(user.id), limit)
+    if wait is not None:
         audit.record("user.password_change_failed", user=user, target_type="user",
                      target_id=user.id, unit_id=user.unit_id, details={"reason": "limited"})
         db.session.commit()
-        raise TooManyGuesses(ratelimit.retry_after("password-change", str(user.id), limit))
+        raise TooManyGuesses(wait)
     if not verify_password(user.password_hash, current):
         audit.record("user.password_change_failed", user=user, target_type="user",
                      target_id=user.id, unit_id=user.unit_id)
         db.session.commit()
         raise AccountError(_("The current password is wrong."), field="current")
-    ratelimit.reset("password-change", str(user.id))
+    with ratelimit.required("password-change"):
+        ratelimit.reset("password-change", str(user.id))
     if current == new:
         raise AccountError(_("The new password must differ from the current one."), field="new")
     set_password(user, new)
