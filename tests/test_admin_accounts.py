@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 import threading
 import time
 
@@ -189,6 +191,14 @@ def test_without_the_limit_store_sign_in_is_refused_not_left_unlimited(app, clie
         assert "Hệ thống đang bận" in response.get_data(as_text=True)
     assert "rate-limit store unavailable for login" in caplog.text
     assert client.get("/admin/").status_code == 302
+
+
+def test_the_timing_dummy_hash_is_made_at_the_first_sign_in_not_at_import():
+    # A fresh interpreter: importing the module must not pay for an argon2 hash.
+    code = "import admin.services as s\nassert s._DUMMY_HASH is None, 'hashed at import'\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
 
 
 def test_failures_from_one_address_are_limited_across_accounts(app_factory, org):
