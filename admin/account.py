@@ -8,7 +8,12 @@ from flask_babel import gettext as _
 from admin._common import INVALID, actor
 from admin.auth import login_required, start_session
 from admin.forms import ChangePasswordForm
-from core.services.users import AccountError, change_own_password, password_problem
+from core.services.users import (
+    AccountError,
+    TooManyGuesses,
+    change_own_password,
+    password_problem,
+)
 
 bp = Blueprint("admin_account", __name__, url_prefix="/admin/account")
 
@@ -20,12 +25,16 @@ def password():
     user = actor()
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        problem = password_problem(user.username, form.new.data or "")
+        problem = password_problem(user.username, form.new.data or "", user.full_name or "")
         if problem:
             form.new.errors.append(problem)
         else:
             try:
                 updated = change_own_password(user.id, form.current.data or "", form.new.data or "")
+            except TooManyGuesses as exc:
+                form.current.errors.append(str(exc))
+                return (render_template("admin/account/password.html", form=form, user=user),
+                        429, {"Retry-After": str(exc.retry_after)})
             except AccountError as exc:
                 (form.current if exc.field == "current" else form.new).errors.append(str(exc))
             else:

@@ -1,4 +1,5 @@
-"""Who is signed in to /admin/: the session holds the user id and the time of last activity."""
+"""Who is signed in to /admin/: the signed session cookie holds the user id, the account's session
+epoch when it started, its start and its last activity; the epoch in the database revokes it."""
 
 from __future__ import annotations
 
@@ -16,26 +17,35 @@ from core.models import User
 _MISSING = object()
 
 
+# The cookie is re-signed at most this often by mere use (the idle clock is kept in minutes).
+_SEEN_EVERY = 60
+
+
 def current_user() -> User | None:
-    """The signed-in, active user, or None (an idle or disabled session counts as signed out)."""
+    """The signed-in, active user, or None: a session that was idle too long, is older than its
+    absolute lifetime, or whose account's session epoch moved on (sign-out, password change or
+    reset, disable, role change) counts as signed out."""
     # Cached per request (not per app context: tests and CLI reuse one app context).
     cached = getattr(request, "_sipas_user", _MISSING)
     if cached is not _MISSING:
         return cached
     user = None
     uid = session.get("uid")
+    now = int(time.time())
     last = session.get("seen", 0)
+    started = session.get("iat", 0)
     idle = current_app.config["SESSION_IDLE_MINUTES"] * 60
-    if uid is not None and time.time() - last <= idle:
+    lifetime = current_app.config["SESSION_MAX_HOURS"] * 3600
+    if uid is not None and now - last <= idle and now - started <= lifetime:
         candidate = db.session.get(User, uid)
-        # A password change or disable ends every other session of that user.
         if (
             candidate is not None
             and candidate.active
-            and session.get("pwv") == password_version(candidate)
+            and session.get("ep") == candidate.session_epoch
         ):
             user = candidate
-            session["seen"] = int(time.time())
+            if now - last >= _SEEN_EVERY:
+                session["seen"] = now
     if user is None and uid is not None:
         session.clear()
     g.user = user
@@ -43,15 +53,15 @@ def current_user() -> User | None:
     return user
 
 
-def password_version(user: User) -> str:
-    return user.password_hash[-16:]
-
-
 def start_session(user: User) -> None:
-    session.clear()  # a fresh session on sign-in: no fixation
+    """A fresh session (no fixation) bound to the account's current session epoch; the cookie
+    holds the user id, the epoch and two times, nothing derived from the password."""
+    session.clear()
+    now = int(time.time())
     session["uid"] = user.id
-    session["pwv"] = password_version(user)
-    session["seen"] = int(time.time())
+    session["ep"] = user.session_epoch
+    session["iat"] = now
+    session["seen"] = now
     session.permanent = False
     g.user = user
     request._sipas_user = user  # type: ignore[attr-defined]

@@ -1,24 +1,24 @@
-"""Admin area logic: signing in, with lockout per account and rate limits per client address.
+"""Admin area logic: signing in, limited per attempt source and per client address.
 
-- Per account: ``User.failed_logins`` counts consecutive failures in the database (so every
-  aggregator instance sees the same count); the fifth failure locks the account for 15 minutes
-  (``User.locked_until``). While locked, the password is not even checked.
-- Per client address: failures are counted in ``core.ratelimit`` (Redis when configured, shared
-  by every instance); past the limit, that address is refused for the rest of the window.
-- An unknown username is counted like an account (in the rate limiter), so the answers for an
-  existing and a missing account are the same and cannot be used to find usernames.
-Settings: ``LOGIN_MAX_FAILURES`` (5), ``LOGIN_LOCK_MINUTES`` (15), ``LOGIN_IP_FAILURES`` (30 per
-lock window).
+- Per attempt source (client address + username): at most ``LOGIN_MAX_FAILURES`` (5) tries in
+  a moving window of ``LOGIN_LOCK_MINUTES`` (15); a success clears the source's count. A guesser
+  elsewhere locks only themselves out, never the owner signing in from the office.
+- Per client address, across accounts (against password spraying): ``LOGIN_IP_ATTEMPTS`` (30)
+  tries per window.
+- Each try is counted before the password is checked, in one atomic operation of the
+  rate-limit store (``core.ratelimit``: Redis when configured, shared by every instance), so
+  parallel tries never get more passwords checked than the limit.
+- Known and unknown usernames, locked or not, get the same answers, the same Retry-After rule
+  (seconds until the source's oldest try leaves the window) and the same work: exactly one
+  argon2 verification, against a dummy hash when the name is unknown.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import timedelta
 
 from flask import current_app, request
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from core import ratelimit
 from core.extensions import db
@@ -26,9 +26,19 @@ from core.models import User, utcnow
 from core.passwords import hash_password, needs_rehash, verify_password
 from core.services import audit
 from core.services.unit_of_work import write_unit
+from core.services.users import end_sessions, guess_limit
 
-# Checked when the username is unknown, so a miss costs the same time as a wrong password.
-_DUMMY_HASH = hash_password("not-a-real-password-for-timing-only")
+# Verified when the username is unknown, so a miss costs the same time as a wrong password.
+# Made at the first sign-in, not at import (an argon2 hash costs a noticeable fraction of a
+# second, which every process start and CLI command would otherwise pay).
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_password("not-a-real-password-for-timing-only")
+    return _DUMMY_HASH
 
 
 @dataclass(frozen=True)
@@ -43,66 +53,73 @@ class LoginResult:
         return self.retry_after is not None
 
 
-def _settings() -> tuple[int, int, ratelimit.Limit]:
+def _address_limit() -> ratelimit.Limit:
     config = current_app.config
-    failures = int(config.get("LOGIN_MAX_FAILURES", 5))
-    minutes = int(config.get("LOGIN_LOCK_MINUTES", 15))
-    ip_limit = ratelimit.Limit(int(config.get("LOGIN_IP_FAILURES", 30)), minutes * 60)
-    return failures, minutes, ip_limit
+    return ratelimit.Limit(int(config.get("LOGIN_IP_ATTEMPTS", 30)),
+                           int(config.get("LOGIN_LOCK_MINUTES", 15)) * 60)
 
 
 def _client() -> str:
     return request.remote_addr or "unknown"
 
 
-@write_unit
 def authenticate(username: str, password: str) -> LoginResult:
-    """Check a sign-in; every outcome (success, failure, lockout) is audited."""
-    max_failures, minutes, ip_limit = _settings()
+    """Check a sign-in; every outcome (success, failure, lockout) is audited.
+
+    The password is checked outside the write unit: argon2 takes a noticeable fraction of a
+    second, and SQLite's write lock is not held that long. Without the limit store, 503.
+    """
+    with ratelimit.required("login"):
+        return _authenticate(username, password)
+
+
+def _authenticate(username: str, password: str) -> LoginResult:
+    source_limit, address_limit = guess_limit(), _address_limit()
     name = username.strip().lower()[:80]
     ip = _client()
-    now = utcnow()
-    if ratelimit.exceeded("login-ip", ip, ip_limit):
-        audit.record("login.failed", username=name, details={"reason": "ip_limited"})
-        db.session.commit()
-        return LoginResult(None, retry_after=ip_limit.seconds)
+    source = f"{ip}/{name}"
+    # Count first, then check (one atomic step each).
+    address_ok = ratelimit.hit("login-ip", ip, address_limit)
+    source_ok = address_ok and ratelimit.hit("login-source", source, source_limit)
     user = db.session.scalar(select(User).where(User.username == name))
-    if user is None:
-        verify_password(_DUMMY_HASH, password)
-        ratelimit.hit("login-ip", ip, ip_limit)
-        within = ratelimit.hit("login-name", name, ratelimit.Limit(max_failures - 1, minutes * 60))
-        audit.record("login.failed", username=name, details={"reason": "bad_credentials"})
-        db.session.commit()
-        return LoginResult(None, retry_after=None if within else minutes * 60)
-    if user.locked_until is not None and user.locked_until > now:
-        audit.record("login.failed", username=name, unit_id=user.unit_id,
-                     details={"reason": "locked"})
-        db.session.commit()
-        return LoginResult(None, retry_after=math.ceil((user.locked_until - now).total_seconds()))
-    if not verify_password(user.password_hash, password) or not user.active:
-        ratelimit.hit("login-ip", ip, ip_limit)
-        # One atomic increment, so concurrent guesses on several instances all count.
-        db.session.execute(
-            update(User).where(User.id == user.id)
-            .values(failed_logins=User.failed_logins + 1)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.refresh(user)
-        reason = "bad_credentials" if user.active else "disabled"
-        audit.record("login.failed", username=name, unit_id=user.unit_id,
-                     details={"reason": reason, "failures": user.failed_logins})
-        if user.failed_logins >= max_failures:
-            user.locked_until = now + timedelta(minutes=minutes)
-            user.failed_logins = 0
-            audit.record("login.locked", username=name, target_type="user", target_id=user.id,
-                         unit_id=user.unit_id, details={"minutes": minutes})
-            db.session.commit()
-            return LoginResult(None, retry_after=minutes * 60)
-        db.session.commit()
+    # Exactly one argon2 verification whatever the case, so the time tells nothing.
+    matches = verify_password(user.password_hash if user is not None else _dummy_hash(), password)
+    user_id = user.id if user is not None else None
+    if not address_ok:
+        return _refused(name, user_id, "ip_limited",
+                        ratelimit.retry_after("login-ip", ip, address_limit))
+    if not source_ok:
+        return _refused(name, user_id, "locked",
+                        ratelimit.retry_after("login-source", source, source_limit))
+    if user is None or not matches or not user.active:
+        reason = "disabled" if user is not None and not user.active else "bad_credentials"
+        # After the source's last try in this window, say so at once.
+        wait = (ratelimit.retry_after("login-source", source, source_limit)
+                if ratelimit.exceeded("login-source", source, source_limit) else None)
+        return _refused(name, user_id, reason, wait, minutes=source_limit.seconds // 60)
+    ratelimit.reset("login-source", source)
+    return _signed_in(user.id, password)
+
+
+@write_unit
+def _refused(name: str, user_id: int | None, reason: str, retry_after: int | None,
+             minutes: int | None = None) -> LoginResult:
+    user = db.session.get(User, user_id) if user_id is not None else None
+    unit_id = user.unit_id if user is not None else None
+    audit.record("login.failed", username=name, unit_id=unit_id, details={"reason": reason})
+    if minutes is not None and retry_after is not None:
+        audit.record("login.locked", username=name, target_type="user" if user else None,
+                     target_id=user_id, unit_id=unit_id, details={"minutes": minutes})
+    db.session.commit()
+    return LoginResult(None, retry_after)
+
+
+@write_unit
+def _signed_in(user_id: int, password: str) -> LoginResult:
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:  # disabled while the password was being checked
         return LoginResult(None)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+    user.last_login_at = utcnow()
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     audit.record("login", user=user, unit_id=user.unit_id)
@@ -112,5 +129,7 @@ def authenticate(username: str, password: str) -> LoginResult:
 
 @write_unit
 def record_logout(user: User) -> None:
+    """Sign-out ends every session of the account (a copied cookie included); API tokens stay."""
+    end_sessions(user, revoke_tokens=False)
     audit.record("logout", user=user, unit_id=user.unit_id)
     db.session.commit()

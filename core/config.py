@@ -173,6 +173,12 @@ def load(env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | No
         "API_RATE_LIMIT": _limit(env, "API_RATE_LIMIT", (600, 60)),
         "PUBLIC_RATE_LIMIT": _limit(env, "PUBLIC_RATE_LIMIT", (120, 60)),
         "SESSION_IDLE_MINUTES": _int(env, "SESSION_IDLE_MINUTES", 30, minimum=1),
+        # Absolute lifetime of an admin session, however active (admin/auth.py).
+        "SESSION_MAX_HOURS": _int(env, "SESSION_MAX_HOURS", 12, minimum=1),
+        # Sign-in and password-change guessing limits (admin/services.py), per lock window.
+        "LOGIN_MAX_FAILURES": _int(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
+        "LOGIN_LOCK_MINUTES": _int(env, "LOGIN_LOCK_MINUTES", 15, minimum=1),
+        "LOGIN_IP_ATTEMPTS": _int(env, "LOGIN_IP_ATTEMPTS", 30, minimum=1),
         "LOG_LEVEL": (_get(env, "LOG_LEVEL") or "INFO").upper(),
         # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
         "PROXY_COUNT": _int(env, "PROXY_COUNT", 0),

@@ -1,20 +1,28 @@
-"""Fixed-window rate limits, shared through Redis when configured, in memory otherwise.
+"""Rate limits over the ``limits`` library (the engine behind Flask-Limiter): a moving window,
+shared through Redis when ``SIPAS_REDIS_URL`` is set, in memory otherwise.
 
-Used for PIN guessing at the kiosk, failed admin logins, poster survey submissions, the reporting
-API (per token) and the public transparency page (per address). Several
-aggregator instances must share state, so production sets SIPAS_REDIS_URL.
+Used for PIN guessing at the kiosk, admin sign-in and password changes, poster survey
+submissions, the reporting API (per token) and the public transparency page (per address).
+Several aggregator instances must share state, so production sets SIPAS_REDIS_URL.
+
+``hit`` checks and counts in one atomic step (a Lua script in Redis, a lock in memory): an event
+is only counted when it fits, so concurrent requests can never get more than ``count`` through.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import Flask, current_app
-from werkzeug.exceptions import TooManyRequests
+from limits import RateLimitItemPerSecond
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
+from werkzeug.exceptions import ServiceUnavailable, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -25,82 +33,61 @@ class Limit:
     seconds: int
 
 
-class MemoryBackend:
+class _Item(RateLimitItemPerSecond):
+    """A limit whose storage key is ``rl/<name>/<key>`` alone, so ``reset`` needs no Limit."""
+
+    def key_for(self, *identifiers: bytes | str | int | float) -> str:
+        return "/".join(["rl", *(str(i) for i in identifiers)])
+
+
+def _item(limit: Limit) -> _Item:
+    return _Item(max(1, limit.count), max(1, limit.seconds))
+
+
+class _Backend:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.limiter = MovingWindowRateLimiter(storage)
+
+
+class MemoryBackend(_Backend):
+    """One process's memory (development, tests, a single aggregator)."""
+
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._hits: dict[str, tuple[int, float]] = {}
-
-    def hit(self, key: str, seconds: int) -> int:
-        now = time.monotonic()
-        with self._lock:
-            count, expires = self._hits.get(key, (0, now + seconds))
-            if now >= expires:
-                count, expires = 0, now + seconds
-            count += 1
-            self._hits[key] = (count, expires)
-            if len(self._hits) > 100_000:  # bound memory under a flood of distinct keys
-                self._hits = {k: v for k, v in self._hits.items() if v[1] > now}
-            return count
-
-    def peek(self, key: str) -> int:
-        now = time.monotonic()
-        with self._lock:
-            count, expires = self._hits.get(key, (0, now))
-            return count if now < expires else 0
-
-    def ttl(self, key: str) -> float:
-        """Seconds until the key's window ends (0 when there is none)."""
-        now = time.monotonic()
-        with self._lock:
-            _, expires = self._hits.get(key, (0, now))
-            return max(0.0, expires - now)
-
-    def reset(self, key: str) -> None:
-        with self._lock:
-            self._hits.pop(key, None)
+        super().__init__(MemoryStorage())
 
 
-class RedisBackend:
+class RedisBackend(_Backend):
+    """Redis, shared by every aggregator instance."""
+
     def __init__(self, url: str) -> None:
-        import redis
-
-        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-
-    def hit(self, key: str, seconds: int) -> int:
-        pipe = self._redis.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, seconds, nx=True)
-        count, _ = pipe.execute()
-        return int(count)
-
-    def peek(self, key: str) -> int:
-        value = self._redis.get(key)
-        return int(value) if value else 0
-
-    def ttl(self, key: str) -> float:
-        return float(max(0, int(self._redis.ttl(key))))
-
-    def reset(self, key: str) -> None:
-        self._redis.delete(key)
+        super().__init__(RedisStorage(url, wrap_exceptions=True, socket_timeout=2,
+                                      socket_connect_timeout=2))
+        self._redis = self.storage.get_connection()  # type: ignore[attr-defined]
 
 
-def backend():
+def backend() -> _Backend:
     return current_app.extensions["sipas_ratelimit"]
 
 
 def hit(name: str, key: str, limit: Limit) -> bool:
-    """Count one event; True while the count stays within the limit."""
-    return backend().hit(f"rl:{name}:{key}", limit.seconds) <= limit.count
+    """Count one event if it fits in the limit; True when it did (checked and counted at once)."""
+    if limit.count <= 0:
+        return False
+    return backend().limiter.hit(_item(limit), name, key)
 
 
 def exceeded(name: str, key: str, limit: Limit) -> bool:
     """True when the limit is already used up (without counting a new event)."""
-    return backend().peek(f"rl:{name}:{key}") >= limit.count
+    if limit.count <= 0:
+        return True
+    return not backend().limiter.test(_item(limit), name, key)
 
 
 def retry_after(name: str, key: str, limit: Limit) -> int:
-    """Whole seconds until the current window of a limit ends (at least 1, at most its length)."""
-    return min(limit.seconds, max(1, int(backend().ttl(f"rl:{name}:{key}") + 0.999)))
+    """Whole seconds until the oldest event leaves the window (at least 1, at most its length)."""
+    stats = backend().limiter.get_window_stats(_item(limit), name, key)
+    return min(limit.seconds, max(1, int(stats.reset_time - time.time() + 0.999)))
 
 
 def enforce(name: str, key: str, limit: Limit, message: Callable[[int], str]) -> None:
@@ -117,14 +104,30 @@ def enforce(name: str, key: str, limit: Limit, message: Callable[[int], str]) ->
         log.warning("rate-limit store unavailable for %s; allowing", name, exc_info=True)
         return
     if wait is not None:
-        error = TooManyRequests()
-        error.sipas_message = message(wait)  # type: ignore[attr-defined]
-        error.retry_after = wait  # type: ignore[attr-defined]
-        raise error
+        raise too_many(wait, message(wait))
+
+
+def too_many(wait: int, message: str) -> TooManyRequests:
+    """A 429 that the error handlers show with ``message`` and a Retry-After of ``wait``."""
+    error = TooManyRequests()
+    error.sipas_message = message  # type: ignore[attr-defined]
+    error.retry_after = wait  # type: ignore[attr-defined]
+    return error
+
+
+@contextmanager
+def required(name: str) -> Iterator[None]:
+    """For limits that guard a secret (sign-in, password change): if the store is down, answer
+    503 "busy, try again" rather than let guesses through uncounted."""
+    try:
+        yield
+    except StorageError:
+        log.warning("rate-limit store unavailable for %s; refusing", name, exc_info=True)
+        raise ServiceUnavailable(retry_after=30) from None
 
 
 def reset(name: str, key: str) -> None:
-    backend().reset(f"rl:{name}:{key}")
+    backend().storage.clear(_Item(1, 1).key_for(name, key))
 
 
 def init_app(app: Flask) -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
+import threading
 import time
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from core.config import load
 from core.extensions import db
-from core.models import AuditEntry, User, utcnow
+from core.models import AuditEntry, User
 from core.passwords import verify_password
+from core.ratelimit import RedisBackend
 from tests.conftest import redis_url
 from tests.support.admin import PASSWORD, build_org, login, sign_in, use_cheap_hashing
 
@@ -36,26 +39,55 @@ def fresh(user: User) -> User:
 # --- signing in and the lockout ----------------------------------------------------------------
 
 
-def test_a_successful_sign_in_is_audited_and_resets_the_failure_count(client, org):
-    login(client, "lan", "wrong-password-1")
-    assert fresh(org.manager).failed_logins == 1
-    response = login(client, "lan")
-    assert response.status_code == 302
+@pytest.fixture(params=["memory", "redis"])
+def limits(request, app):
+    """The rate-limit store: memory, and Redis when TEST_REDIS_URL names one (as in CI)."""
+    if request.param == "redis":
+        backend = RedisBackend(redis_url())
+        backend._redis.flushdb()
+        app.extensions["sipas_ratelimit"] = backend
+    return request.param
+
+
+class CountedVerifications:
+    """Counts the argon2 verifications of sign-in (thread-safe)."""
+
+    def __init__(self, monkeypatch) -> None:
+        import admin.services
+
+        self.calls = 0
+        self._lock = threading.Lock()
+        real = admin.services.verify_password
+
+        def counted(stored, password):
+            with self._lock:
+                self.calls += 1
+            return real(stored, password)
+
+        monkeypatch.setattr(admin.services, "verify_password", counted)
+
+
+def test_a_successful_sign_in_is_audited_and_forgets_the_failures(client, org):
+    for _ in range(4):
+        assert login(client, "lan", "wrong-password-1").status_code == 401
+    assert login(client, "lan").status_code == 302
     user = fresh(org.manager)
-    assert user.failed_logins == 0 and user.last_login_at is not None
+    assert user.last_login_at is not None
     [entry] = actions("login")
     assert entry.user_id == user.id and entry.unit_id == org.centre.id
+    # The count of this source started again: four more wrong tries are answered 401.
+    client.post("/admin/logout")
+    assert [login(client, "lan", "wrong-password-1").status_code for _ in range(4)] == [401] * 4
 
 
-def test_five_wrong_passwords_lock_the_account_even_against_the_right_one(client, org):
+def test_five_wrong_passwords_lock_the_source_even_against_the_right_one(client, org):
     for _ in range(4):
         assert login(client, "lan", "wrong-password-1").status_code == 401
     locked = login(client, "lan", "wrong-password-1")
     assert locked.status_code == 429
-    assert int(locked.headers["Retry-After"]) == 15 * 60
+    assert 1 <= int(locked.headers["Retry-After"]) <= 15 * 60
     assert "Đăng nhập sai quá nhiều lần" in locked.get_data(as_text=True)
-    assert fresh(org.manager).locked_until > utcnow() + timedelta(minutes=14)
-    # While locked, even the right password is refused and the password is not checked.
+    # While locked, even the right password is refused.
     assert login(client, "lan").status_code == 429
     assert client.get("/admin/").status_code == 302
     assert len(actions("login.locked")) == 1
@@ -63,21 +95,111 @@ def test_five_wrong_passwords_lock_the_account_even_against_the_right_one(client
     assert reasons == ["bad_credentials"] * 5 + ["locked"]
 
 
-def test_the_lock_ends_by_itself(client, org):
-    user = fresh(org.manager)
-    user.locked_until = utcnow() - timedelta(seconds=1)
-    db.session.commit()
-    assert login(client, "lan").status_code == 302
+def test_a_guesser_elsewhere_does_not_lock_out_the_owner(client, org):
+    """The lock is on the attempt source (address + account), not on the account."""
+    remote = {"REMOTE_ADDR": "203.0.113.66"}
+    statuses = [login(client, "lan", "wrong-password-1", environ_base=remote).status_code
+                for _ in range(6)]
+    assert statuses == [401] * 4 + [429, 429]
+    office = {"REMOTE_ADDR": "10.1.2.3"}
+    assert login(client, "lan", environ_base=office).status_code == 302
 
 
-def test_an_unknown_username_gets_the_same_answers_as_a_real_one(client, org):
-    real = [login(client, "lan", "wrong-password-1").status_code for _ in range(6)]
-    other = [login(client, "nobody", "wrong-password-1").status_code for _ in range(6)]
-    assert real == other == [401, 401, 401, 401, 429, 429]
+def test_known_and_unknown_names_get_the_same_answers_and_the_same_work(
+    client, org, monkeypatch, limits
+):
+    verifications = CountedVerifications(monkeypatch)
+    answers = {}
+    for name in ("lan", "nobody"):
+        responses = [login(client, name, "wrong-password-1") for _ in range(6)]
+        answers[name] = [(r.status_code, "Retry-After" in r.headers) for r in responses]
+        for response in responses[4:]:
+            assert 1 <= int(response.headers["Retry-After"]) <= 15 * 60
+    assert answers["lan"] == answers["nobody"] == [(401, False)] * 4 + [(429, True)] * 2
+    # One argon2 verification per try, locked or not, known or not.
+    assert verifications.calls == 12
+
+
+def test_the_right_password_is_answered_alike_when_locked(client, org, monkeypatch):
+    verifications = CountedVerifications(monkeypatch)
+    answers = []
+    for name in ("lan", "nobody"):
+        for _ in range(5):
+            login(client, name, "wrong-password-1")
+        answer = login(client, name, PASSWORD)
+        answers.append((answer.status_code, "Đăng nhập sai quá nhiều lần" in answer.text))
+    assert answers == [(429, True), (429, True)]
+    assert verifications.calls == 12
+
+
+def test_parallel_guesses_never_get_more_passwords_checked_than_the_limit(app, org, monkeypatch,
+                                                                         limits):
+    """Twelve tries at once, the right password among them: each is counted before its password
+    is checked, so at most five get an answer that depends on their password."""
+    import admin.services
+
+    tries = 12
+    verified = 0
+    finished = 0
+    state = threading.Condition()
+    real = admin.services.verify_password
+
+    def held_verification(stored, password):
+        # Hold every verification until each try has either finished or reached this point,
+        # so that all tries that can pass the limit are checked at the same moment.
+        nonlocal verified
+        with state:
+            verified += 1
+            state.notify_all()
+            state.wait_for(lambda: verified + finished >= tries, timeout=10)
+        return real(stored, password)
+
+    monkeypatch.setattr(admin.services, "verify_password", held_verification)
+    barrier = threading.Barrier(tries)
+    statuses: list[int] = []
+
+    def attempt(n: int) -> None:
+        nonlocal finished
+        client = app.test_client()
+        barrier.wait(timeout=10)
+        response = login(client, "lan", PASSWORD if n == tries - 1 else f"wrong-password-{n}")
+        with state:
+            statuses.append(response.status_code)
+            finished += 1
+            state.notify_all()
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(tries)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(statuses) == tries
+    # Every try costs one verification, but only five answers depend on the password.
+    assert verified == tries
+    decided = statuses.count(302) + statuses.count(401)
+    assert decided <= 5 and statuses.count(429) == tries - decided
+
+
+def test_without_the_limit_store_sign_in_is_refused_not_left_unlimited(app, client, org, caplog):
+    app.extensions["sipas_ratelimit"] = RedisBackend("redis://127.0.0.1:1/0")  # nobody listens
+    for password in ("wrong-password-1", PASSWORD):
+        response = login(client, "lan", password)
+        assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+        assert "Hệ thống đang bận" in response.get_data(as_text=True)
+    assert "rate-limit store unavailable for login" in caplog.text
+    assert client.get("/admin/").status_code == 302
+
+
+def test_the_timing_dummy_hash_is_made_at_the_first_sign_in_not_at_import():
+    # A fresh interpreter: importing the module must not pay for an argon2 hash.
+    code = "import admin.services as s\nassert s._DUMMY_HASH is None, 'hashed at import'\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
 
 
 def test_failures_from_one_address_are_limited_across_accounts(app_factory, org):
-    app = app_factory(LOGIN_IP_FAILURES=3)
+    app = app_factory(LOGIN_IP_ATTEMPTS=3)
     client = app.test_client()
     with app.app_context():
         statuses = [login(client, name, "wrong-password-1").status_code
@@ -144,6 +266,103 @@ def test_logout_ends_the_session_and_is_audited(client, org):
     assert len(actions("logout")) == 1
 
 
+def cookie_of(app, client) -> str:
+    return client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+
+
+def test_sign_out_ends_every_session_of_the_account_even_a_copied_cookie(app, org):
+    here, thief = app.test_client(), app.test_client()
+    login(here, "lan")
+    thief.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie_of(app, here))
+    assert thief.get("/admin/").status_code == 200
+    assert here.post("/admin/logout").status_code == 302
+    assert thief.get("/admin/").status_code == 302
+    # Signing in again opens a new session; the copied one stays dead.
+    login(here, "lan")
+    assert here.get("/admin/").status_code == 200
+    assert thief.get("/admin/").status_code == 302
+
+
+def test_using_a_session_does_not_re_issue_its_cookie_each_time(app, client, org):
+    login(client, "lan")
+    client.get("/admin/")
+    again = client.get("/admin/")
+    assert again.status_code == 200 and "Set-Cookie" not in again.headers
+
+
+def test_a_session_ends_after_its_absolute_lifetime_however_active(app, client, org):
+    assert load({}, {"SECRET_KEY": "x" * 40})["SESSION_MAX_HOURS"] == 12
+    login(client, "lan")
+    lifetime = app.config["SESSION_MAX_HOURS"] * 3600
+    with client.session_transaction() as session:
+        session["iat"] = session["seen"] - lifetime + 60
+    assert client.get("/admin/").status_code == 200
+    with client.session_transaction() as session:
+        session["iat"] = session["seen"] - lifetime - 1
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+
+
+def test_the_session_cookie_holds_nothing_derived_from_the_password(app, client, org):
+    login(client, "lan")
+    client.get("/admin/")
+    data = app.session_interface.get_signing_serializer(app).loads(cookie_of(app, client))
+    assert {"uid", "ep", "iat", "seen"} <= set(data) <= {"uid", "ep", "iat", "seen", "_permanent",
+                                                          "csrf_token", "_flashes"}
+    stored = fresh(org.manager).password_hash
+    assert not [v for v in data.values() if isinstance(v, str) and len(v) >= 6 and v in stored]
+
+
+def reset_by_admin(admin, user: User):
+    return admin.post(f"/admin/users/{user.id}/password", data={"password": "temporary-pass-1"})
+
+
+def disable_by_admin(admin, user: User):
+    return admin.post(f"/admin/users/{user.id}/disable")
+
+
+def promote_by_admin(admin, user: User):
+    return admin.post(f"/admin/users/{user.id}", data={
+        "role": "manager", "unit_id": user.unit_id, "full_name": user.full_name, "email": ""})
+
+
+def demote_by_admin(admin, user: User):
+    return admin.post(f"/admin/users/{user.id}", data={
+        "role": "viewer", "unit_id": user.unit_id, "full_name": user.full_name, "email": ""})
+
+
+@pytest.mark.parametrize("action", [reset_by_admin, disable_by_admin, promote_by_admin])
+def test_a_reset_disable_or_role_change_ends_every_session_of_the_account(app, org, action):
+    admin, first, second = app.test_client(), app.test_client(), app.test_client()
+    sign_in(admin, org.admin)
+    login(first, "xem")
+    login(second, "xem", environ_base={"REMOTE_ADDR": "10.0.0.7"})
+    assert first.get("/admin/").status_code == second.get("/admin/").status_code == 200
+    assert action(admin, fresh(org.viewer)).status_code == 302
+    assert first.get("/admin/").status_code == second.get("/admin/").status_code == 302
+
+
+INDICES = "/api/v1/reports/indices?period=month&value=2026-11"
+
+
+@pytest.mark.parametrize(("action", "after"), [
+    (reset_by_admin, 401), (disable_by_admin, 401), (demote_by_admin, 401), (None, 200)])
+def test_api_tokens_end_with_a_reset_disable_or_role_change_not_a_sign_out(app, org, action, after):
+    from core.services import api_tokens
+
+    token = api_tokens.create(fresh(org.manager), "nightly export")
+    bearer = {"Authorization": f"Bearer {token}"}
+    api, owner, admin = app.test_client(), app.test_client(), app.test_client()
+    assert api.get(INDICES, headers=bearer).status_code == 200
+    login(owner, "lan")
+    if action is None:
+        owner.post("/admin/logout")
+    else:
+        sign_in(admin, org.admin)
+        assert action(admin, fresh(org.manager)).status_code == 302
+    assert api.get(INDICES, headers=bearer).status_code == after
+
+
 def test_session_cookie_flags(app_factory, org):
     plain = app_factory().test_client()
     cookie = login(plain, "root").headers["Set-Cookie"]
@@ -201,6 +420,45 @@ def test_changing_the_password_ends_other_sessions_but_not_this_one(app, org):
     assert elsewhere.get("/admin/").status_code == 302
     assert verify_password(fresh(org.manager).password_hash, "a-brand-new-password")
     assert len(actions("user.password_change")) == 1
+
+
+def test_wrong_current_passwords_are_limited_like_sign_in(client, org):
+    login(client, "lan")
+    for n in range(5):
+        assert change(client, f"wrong-password-{n}", "a-brand-new-password").status_code == 422
+    limited = change(client, PASSWORD, "a-brand-new-password")
+    assert limited.status_code == 429
+    assert 1 <= int(limited.headers["Retry-After"]) <= 15 * 60
+    assert "Nhập sai mật khẩu quá nhiều lần" in limited.get_data(as_text=True)
+    assert verify_password(fresh(org.manager).password_hash, PASSWORD)
+    reasons = [e.details for e in actions("user.password_change_failed")]
+    assert reasons == [None] * 5 + [{"reason": "limited"}]
+
+
+@pytest.mark.parametrize(("weak", "vi", "en"), [
+    ("aaaaaaaaaa", "Lặp lại một ký tự", "Repeated characters"),
+    ("1234567890", "mật khẩu phổ biến nhất", "most common passwords"),
+    ("password12", "mật khẩu phổ biến nhất", "most common passwords"),
+    ("abcdefghijk", "Dãy liên tiếp", "Sequences such as"),
+    ("matkhau2024", "Từ thông dụng", "Common words"),
+])
+def test_easily_guessed_passwords_are_refused_with_the_reason(client, org, weak, vi, en):
+    login(client, "lan")
+    refused = change(client, PASSWORD, weak)
+    assert refused.status_code == 422
+    assert vi in refused.get_data(as_text=True)
+    english = client.post("/admin/account/password?lang=en",
+                          data={"current": PASSWORD, "new": weak, "confirm": weak})
+    assert english.status_code == 422 and en in english.get_data(as_text=True)
+    assert verify_password(fresh(org.manager).password_hash, PASSWORD)
+
+
+def test_an_administrator_cannot_give_an_easily_guessed_temporary_password(client, org):
+    sign_in(client, org.admin)
+    response = client.post(f"/admin/users/{org.viewer.id}/password",
+                           data={"password": "1234567890"})
+    assert response.status_code == 422
+    assert verify_password(fresh(org.viewer).password_hash, PASSWORD)
 
 
 # --- an administrator resets, disables, enables ------------------------------------------------
@@ -333,9 +591,9 @@ def test_aggregator_instances_share_the_address_limit_through_redis(app_factory,
 
     url = redis_url()
     address = f"198.51.100.{secrets.randbelow(250) + 1}"
-    key = f"rl:login-ip:{address}"
+    key = f"LIMITS:rl/login-ip/{address}"  # limits' Redis key for core.ratelimit's "login-ip"
     redis.Redis.from_url(url).delete(key)
-    first, second = (app_factory(REDIS_URL=url, LOGIN_IP_FAILURES=3) for _ in range(2))
+    first, second = (app_factory(REDIS_URL=url, LOGIN_IP_ATTEMPTS=3) for _ in range(2))
     environ = {"REMOTE_ADDR": address}
     try:
         statuses = []

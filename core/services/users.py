@@ -10,15 +10,17 @@ Who may manage accounts (documented in docs/ADMIN.md):
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import Forbidden, NotFound
 
+from core import ratelimit
 from core.extensions import db
-from core.models import ROLES, Unit, User, utcnow
+from core.models import ROLES, ApiToken, Unit, User, utcnow
 from core.passwords import hash_password, verify_password
 from core.services import audit, scope
 from core.services.messages import _
@@ -37,19 +39,75 @@ class AccountError(ValueError):
         self.field = field
 
 
-def password_problem(username: str, password: str) -> str | None:
-    """Why a new password is refused, or None: at least 10 characters, not the username."""
+# Words a Vietnamese office guesses first; zxcvbn's own lists are English, so they are added as
+# dictionary words next to the account's own name.
+_LOCAL_WORDS = ("matkhau", "anhyeuem", "emyeuanh", "yeuem", "vietnam", "hanoi", "saigon",
+                "hochiminh", "sipas", "admin", "quantri", "motcua", "tiepdan", "kiosk")
+MIN_PASSWORD_SCORE = 3  # zxcvbn: 3 = "safely unguessable" against online and slowed attacks
+
+
+def _weakness(password: str, words: list[str]) -> str | None:
+    """Why zxcvbn (the password strength estimator) finds a password easy to guess, or None."""
+    from zxcvbn import zxcvbn  # builds its dictionaries on import: only when a password is set
+
+    if password.lower() in _common_passwords():
+        return _("This is one of the most common passwords.")
+    result = zxcvbn(password, user_inputs=words, max_length=MAX_PASSWORD_LENGTH)
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    patterns = {match["pattern"] for match in result["sequence"]}
+    if "repeat" in patterns:
+        return _("Repeated characters such as “aaa” are easy to guess.")
+    if "sequence" in patterns:
+        return _("Sequences such as “abc” or “1234” are easy to guess.")
+    if "spatial" in patterns:
+        return _("Keyboard rows such as “qwerty” are easy to guess.")
+    return _("Common words, names, dates and passwords are easy to guess.")
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    """The 30,000 most used passwords, as zxcvbn ships them."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def password_problem(username: str, password: str, full_name: str = "") -> str | None:
+    """Why a new password is refused, or None: 10 to 200 characters, not the username, not one
+    of the most common passwords and hard to guess by zxcvbn's estimate (score 3 of 4)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return _("A password needs at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
     if len(password) > MAX_PASSWORD_LENGTH:
         return _("A password has at most %(n)d characters.", n=MAX_PASSWORD_LENGTH)
     if username and password.strip().lower() == username.strip().lower():
         return _("The password must not be the username.")
+    words = [w for w in (username, *full_name.split(), *_LOCAL_WORDS) if w]
+    weakness = _weakness(password, words)
+    if weakness:
+        return weakness + " " + _("Choose a longer one, for example a few unrelated words.")
     return None
 
 
-def _check_password(username: str, password: str) -> None:
-    problem = password_problem(username, password)
+def guess_limit() -> ratelimit.Limit:
+    """Password tries allowed per lock window (per address and account at sign-in, per account
+    on the password-change form): ``LOGIN_MAX_FAILURES`` in ``LOGIN_LOCK_MINUTES``."""
+    config = current_app.config
+    return ratelimit.Limit(int(config.get("LOGIN_MAX_FAILURES", 5)),
+                           int(config.get("LOGIN_LOCK_MINUTES", 15)) * 60)
+
+
+class TooManyGuesses(AccountError):
+    """Too many wrong current passwords: wait ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(_("Too many wrong passwords. Please wait %(n)d minutes and try again.",
+                           n=max(1, -(-retry_after // 60))), field="current")
+        self.retry_after = retry_after
+
+
+def _check_password(username: str, password: str, full_name: str = "") -> None:
+    problem = password_problem(username, password, full_name)
     if problem:
         raise AccountError(problem, field="password")
 
@@ -71,7 +129,7 @@ def create_user(
         raise AccountError(_("Choose a role from the list."))
     if role != "admin" and unit is None:
         raise AccountError(_("Managers and viewers need a unit."))
-    _check_password(username, password)
+    _check_password(username, password, full_name)
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
         raise AccountError(_("The username %(name)s is already taken.", name=username),
                            field="username")
@@ -99,9 +157,26 @@ def create_user(
 
 
 def set_password(user: User, password: str) -> None:
-    _check_password(user.username, password)
+    _check_password(user.username, password, user.full_name or "")
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
+
+
+def end_sessions(user: User, revoke_tokens: bool = True) -> None:
+    """End every session of the account at once (its epoch moves on) and, unless it is only a
+    sign-out, revoke its API tokens too; the caller commits."""
+    db.session.execute(
+        update(User).where(User.id == user.id)
+        .values(session_epoch=User.session_epoch + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(user, ["session_epoch"])
+    if revoke_tokens:
+        db.session.execute(
+            update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
 
 
 # --- who may see and manage whom -------------------------------------------------------------
@@ -202,6 +277,8 @@ def update_account(
     changes = audit.changes_between(before, _snapshot(user))
     if changes:
         action = "user.role" if "role" in changes or "unit_id" in changes else "user.update"
+        if action == "user.role":
+            end_sessions(user)  # signed in again, the account works with its new rights only
         audit.record(action, user=actor, target_type="user", target_id=user.id,
                      unit_id=user.unit_id, details={"username": user.username,
                                                     "changes": changes})
@@ -215,8 +292,7 @@ def reset_password(actor: User, user_id: int, temporary_password: str) -> User:
     user = _manageable_user(actor, user_id)
     set_password(user, temporary_password)
     user.must_change_password = True
-    user.failed_logins = 0
-    user.locked_until = None
+    end_sessions(user)
     audit.record("user.password_reset", user=actor, target_type="user", target_id=user.id,
                  unit_id=user.unit_id, details={"username": user.username})
     db.session.commit()
@@ -231,9 +307,8 @@ def set_active(actor: User, user_id: int, active: bool) -> User:
         raise AccountError(_("You cannot disable your own account."))
     if user.active != active:
         user.active = active
-        if active:
-            user.failed_logins = 0
-            user.locked_until = None
+        if not active:
+            end_sessions(user)
         audit.record("user.enable" if active else "user.disable", user=actor,
                      target_type="user", target_id=user.id, unit_id=user.unit_id,
                      details={"username": user.username})
@@ -247,20 +322,30 @@ def change_own_password(user_id: int, current: str, new: str) -> User:
     user = db.session.get(User, user_id)
     if user is None or not user.active:
         raise NotFound()
+    # Like sign-in: each try is counted before the password is checked, in one atomic step, so
+    # a stolen session cannot guess the current password faster than the sign-in form allows.
+    limit = guess_limit()
+    with ratelimit.required("password-change"):
+        allowed = ratelimit.hit("password-change", str(user.id), limit)
+        wait = None if allowed else ratelimit.retry_after("password-change", str(user.id), limit)
+    if wait is not None:
+        audit.record("user.password_change_failed", user=user, target_type="user",
+                     target_id=user.id, unit_id=user.unit_id, details={"reason": "limited"})
+        db.session.commit()
+        raise TooManyGuesses(wait)
     if not verify_password(user.password_hash, current):
         audit.record("user.password_change_failed", user=user, target_type="user",
                      target_id=user.id, unit_id=user.unit_id)
         db.session.commit()
         raise AccountError(_("The current password is wrong."), field="current")
+    with ratelimit.required("password-change"):
+        ratelimit.reset("password-change", str(user.id))
     if current == new:
         raise AccountError(_("The new password must differ from the current one."), field="new")
     set_password(user, new)
     user.must_change_password = False
+    end_sessions(user)  # the caller starts this browser's session again
     audit.record("user.password_change", user=user, target_type="user", target_id=user.id,
                  unit_id=user.unit_id)
     db.session.commit()
     return user
-
-
-def is_locked(user: User, now: datetime | None = None) -> bool:
-    return user.locked_until is not None and user.locked_until > (now or utcnow())

@@ -110,8 +110,8 @@ def sign_in(client, user: User) -> None:
     with client.session_transaction() as session:
         session.clear()
         session["uid"] = user.id
-        session["pwv"] = user.password_hash[-16:]
-        session["seen"] = int(time.time())
+        session["ep"] = user.session_epoch
+        session["iat"] = session["seen"] = int(time.time())
 
 
 def login(client, username: str, password: str = PASSWORD, **kwargs):
