@@ -7,7 +7,6 @@ with a machine code and a message in the reader's language, never a stack trace.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from admin.openapi import register_paths
-from core import ratelimit
+from core import jsonsafe, ratelimit
 from core.extensions import csrf, db
 from core.services import ingest, kiosks
 from core.services.kiosks import SyncError
@@ -121,7 +120,7 @@ def _body(limit: int) -> bytes:
 
 def _json(body: bytes) -> Any:
     try:
-        return json.loads(body or b"null")
+        return jsonsafe.loads(body or b"null")
     except (ValueError, UnicodeDecodeError):
         raise SyncError("invalid_json", 400) from None
 

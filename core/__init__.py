@@ -25,6 +25,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
         static_url_path="/static",
     )
     app.config.update(settings)
+    from core.jsonsafe import SafeJSONProvider
+
+    app.json = SafeJSONProvider(app)
     routing.init_app(app)
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -15,6 +15,8 @@ import json
 import time
 from typing import Any
 
+from core import jsonsafe
+
 
 class TokenError(ValueError):
     """The token is malformed, tampered with or expired; ``reason`` says which."""
@@ -45,7 +47,7 @@ def peek(token: str) -> dict[str, Any]:
         raise TokenError("malformed")
     body, _mac = token.split(".")
     try:
-        payload = json.loads(_unb64(body))
+        payload = jsonsafe.loads(_unb64(body))
     except (ValueError, UnicodeDecodeError):
         raise TokenError("malformed") from None
     if not isinstance(payload, dict):
