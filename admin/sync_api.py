@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from admin.openapi import register_paths
+from admin.openapi import register_paths, retry_later
 from core import jsonsafe, ratelimit
 from core.extensions import csrf, db
 from core.services import ingest, kiosks
@@ -263,8 +263,9 @@ def _json_response(description: str, schema: str) -> dict[str, Any]:
 _ERRORS = {str(code): _json_response(text, "SyncError") for code, text in [
     (400, "malformed request or invalid code"), (401, "unsigned, unknown kiosk, bad signature "
      "or clock outside the window"), (403, "revoked or not enrolled"), (409, "replayed request"),
-    (413, "batch or body too large"), (422, "missing or wrongly typed fields"),
-    (429, "rate limited; see Retry-After"), (503, "busy; see Retry-After")]}
+    (413, "batch or body too large"), (422, "missing or wrongly typed fields")]}
+_ERRORS["429"] = retry_later("rate limited; see Retry-After", "SyncError")
+_ERRORS["503"] = retry_later("busy; see Retry-After", "SyncError")
 
 _RATING = {
     "type": "object",

@@ -7,9 +7,11 @@ import logging
 from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 log = logging.getLogger(__name__)
+BUSY_RETRY_AFTER_S = 5
 
 
 def wants_json() -> bool:
@@ -59,7 +61,22 @@ def init_app(app: Flask) -> None:
             return error
         message = getattr(error, "sipas_message", None)
         retry = getattr(error, "retry_after", None)
-        return render_error(error.code, message, retry)
+        response = render_error(error.code, message, retry)
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            # RFC 9110: a 405 names the methods the resource does accept.
+            response.headers["Allow"] = ", ".join(sorted(set(error.valid_methods)))
+        return response
+
+    @app.errorhandler(OperationalError)
+    def _busy(error: OperationalError):
+        # A lock timeout or a lost database connection is passing trouble, not a bug: the
+        # client may try again shortly (the OpenAPI document lists this 503 with Retry-After).
+        from core.extensions import db
+
+        db.session.rollback()
+        log.warning("database busy or unavailable on %s %s: %s", request.method, request.path,
+                    str(error).splitlines()[0][:200])
+        return render_error(503, retry_after=BUSY_RETRY_AFTER_S)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
