@@ -18,6 +18,10 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     from core.extensions import csrf, db, migrate
 
     settings = config.load(env, overrides)
+    from core.private_files import private_dir, private_sqlite
+
+    private_dir(settings["INSTANCE_PATH"])
+    private_sqlite(settings["SQLALCHEMY_DATABASE_URI"])
     app = Flask(
         __name__,
         instance_path=settings["INSTANCE_PATH"],
