@@ -57,7 +57,8 @@ def flask(role: str, *args: str) -> str:
 
 def gunicorn(role: str, port: int, workers: int) -> subprocess.Popen:
     return subprocess.Popen(
-        [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+        [str(BIN / "gunicorn"), "--config", str(ROOT / "deploy" / "gunicorn.conf.py"),
+         "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
          "--access-logfile", "-", "wsgi:app"],
         cwd=ROOT, env=env_for(role), start_new_session=True,
     )

@@ -63,9 +63,10 @@ class Server:
     """A gunicorn process serving one role of the app on a free port."""
 
     def __init__(self, env: Mapping[str, str], workers: int = 2, port: int | None = None,
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None, config: Path | None = None) -> None:
         self.env = {**os.environ, **env}
         self.workers = workers
+        self.config = config  # a gunicorn configuration file, e.g. deploy/gunicorn.conf.py
         self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
         self.log_path = log_path
@@ -82,6 +83,7 @@ class Server:
         self.proc = subprocess.Popen(
             [
                 str(VENV_BIN / "gunicorn"),
+                *(["--config", str(self.config)] if self.config else []),
                 "--bind", f"127.0.0.1:{self.port}",
                 "--workers", str(self.workers),
                 "--graceful-timeout", "2",
