@@ -23,6 +23,7 @@ from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from admin.auth import current_user, login_required
 from core import ratelimit
+from core.models import utcnow
 from core.routing import MAX_BIG_ID, parse_id
 from core.services import api_tokens, exports, reports, scope
 
@@ -216,7 +217,8 @@ def tokens():
             flash(_messages()[exc.code], "error")
             status = 400
     return render_template("admin/dashboard/tokens.html", user=user,
-                           tokens=api_tokens.tokens_of(user), secret=secret), status
+                           tokens=api_tokens.tokens_of(user), secret=secret,
+                           expires_at=api_tokens.expires_at, now=utcnow()), status
 
 
 @bp.post("/api-tokens/<int:token_id>/revoke")

@@ -93,14 +93,7 @@ def register():
         except kiosks.KioskAdminError as exc:
             flash(str(ADMIN_ERRORS.get(exc.code, exc.code)), "error")
             return render_template("admin/kiosks/register.html", form=form), 422
-        server = current_app.config["PUBLIC_URL"]
-        payload = json.dumps({"server": server, "code": done.code}, separators=(",", ":"))
-        # The code is shown on this response only; it is never stored in clear.
-        response = current_app.make_response(render_template(
-            "admin/kiosks/code.html", kiosk=done.kiosk, code=done.code, server=server,
-            qr=qr_data_uri(payload)))
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return _code_page(done)
     status = 422 if request.method == "POST" else 200
     return render_template("admin/kiosks/register.html", form=form), status
 
@@ -120,10 +113,42 @@ def revoke(kiosk_id: str):
     return redirect(url_for("admin_kiosks.fleet"))
 
 
+@bp.route("/<kiosk_id>/reenroll", methods=["GET", "POST"])
+@role_required("admin", "manager")
+def reenroll(kiosk_id: str):
+    """Revoke the kiosk's key at once and show a new one-time code for the same kiosk (after a
+    confirmation page): what to do when a key may have leaked."""
+    user = current_user()
+    kiosk = kiosks.kiosk_for(user, kiosk_id)  # type: ignore[arg-type]
+    form = ActionForm()
+    if request.method == "GET":
+        return render_template("admin/kiosks/reenroll.html", kiosk=kiosk, form=form)
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        done = kiosks.reenroll(kiosk, user=user)
+    except kiosks.KioskAdminError as exc:
+        flash(str(ADMIN_ERRORS.get(exc.code, exc.code)), "error")
+        return redirect(url_for("admin_kiosks.fleet"))
+    return _code_page(done, force=True)
+
+
+def _code_page(done: kiosks.Registration, force: bool = False):
+    server = current_app.config["PUBLIC_URL"]
+    payload = json.dumps({"server": server, "code": done.code}, separators=(",", ":"))
+    # The code is shown on this response only; it is never stored in clear.
+    response = current_app.make_response(render_template(
+        "admin/kiosks/code.html", kiosk=done.kiosk, code=done.code, server=server,
+        qr=qr_data_uri(payload), force=force))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.post("/<kiosk_id>/rotate")
 @role_required("admin", "manager")
 def rotate(kiosk_id: str):
-    """Issue a new key; the kiosk picks it up at its next sync, the old one stays valid a while."""
+    """Issue a new key for hygiene; the kiosk picks it up at its next sync (see reenroll for a
+    key that may have leaked)."""
     if not ActionForm().validate_on_submit():
         abort(400)
     kiosk = kiosks.kiosk_for(current_user(), kiosk_id)  # type: ignore[arg-type]

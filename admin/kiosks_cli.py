@@ -64,17 +64,44 @@ def revoke_command(kiosk_id: str) -> None:
     click.echo(f"Kiosk {kiosk_id} revoked.")
 
 
+@kiosks_cli.command("reenroll")
+@click.argument("kiosk_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def reenroll_command(kiosk_id: str, yes: bool) -> None:
+    """Cut off a leaked key now and print a new one-time code for the same kiosk.
+
+    The kiosk's requests are refused until a technician enrolls it again with the code
+    (`flask --app wsgi kiosk enroll --force --server URL --code CODE` on the device); its queued
+    ratings then go out under the new enrollment.
+    """
+    kiosk = _kiosk(kiosk_id)
+    if not yes:
+        click.confirm(f"Refuse every request of kiosk {kiosk.name!r} ({kiosk_id}) until it is "
+                      "enrolled again?", abort=True)
+    try:
+        done = kiosks.reenroll(kiosk)
+    except kiosks.KioskAdminError as exc:
+        raise click.ClickException(f"Cannot re-enroll: {exc.code}") from None
+    expires = done.kiosk.enrollment_expires_at
+    click.echo(f"Kiosk {kiosk_id}: its key is refused from now on.")
+    click.echo(f"Enrollment code: {done.code}")
+    click.echo(f"Valid once, until {expires:%Y-%m-%d %H:%M} UTC. On the device run: "
+               f"flask --app wsgi kiosk enroll --force --server "
+               f"{current_app.config['PUBLIC_URL']} --code {done.code}")
+
+
 @kiosks_cli.command("rotate")
 @click.argument("kiosk_id")
 def rotate_command(kiosk_id: str) -> None:
-    """Give a kiosk a new key (it picks it up at its next sync; the old key stays valid for the
-    grace period)."""
+    """Give a kiosk a new key for hygiene (it picks it up at its next sync). Not for a leaked
+    key: a copy of the old key could fetch the new one too; use `reenroll` for that."""
     try:
         kiosks.rotate(_kiosk(kiosk_id))
     except kiosks.KioskAdminError as exc:
         raise click.ClickException(f"Cannot rotate: {exc.code}") from None
     hours = current_app.config["KEY_ROTATION_GRACE_HOURS"]
-    click.echo(f"Kiosk {kiosk_id}: new key issued; the previous key stays valid {hours} h.")
+    click.echo(f"Kiosk {kiosk_id}: new key issued; the previous key may only fetch it, for at "
+               f"most {hours} h or until the kiosk first uses the new key.")
 
 
 @kiosks_cli.command("import-bundle")

@@ -41,6 +41,16 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
 
 _SECURITY: dict[str, dict[str, Any]] = {}
 
+RETRY_AFTER = {"Retry-After": {
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "integer", "minimum": 1}}}
+
+
+def retry_later(description: str, schema: str = "Error") -> dict[str, Any]:
+    """A 429 or 503 answer: the error body and the Retry-After header."""
+    return {"description": description, "headers": RETRY_AFTER,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
 
 def register_paths(paths: dict[str, dict[str, Any]], schemas: dict[str, Any] | None = None,
                    security_schemes: dict[str, Any] | None = None) -> None:

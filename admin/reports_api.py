@@ -16,7 +16,7 @@ from flask_babel import format_number
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized
 
-from admin.openapi import register_paths
+from admin.openapi import register_paths, retry_later
 from core import ratelimit, sipas
 from core.extensions import csrf, db
 from core.models import Counter, Procedure, User
@@ -170,6 +170,8 @@ _ERRORS = {
     for code, text in (("400", "invalid filter"), ("401", "missing or invalid token"),
                        ("403", "role not allowed"), ("404", "unit not found or out of scope"))
 }
+_ERRORS["429"] = retry_later("too many requests with this token; see Retry-After")
+_ERRORS["503"] = retry_later("database busy or unavailable; see Retry-After")
 _FIGURE = {
     "type": "object",
     "properties": {

@@ -7,7 +7,6 @@ with a machine code and a message in the reader's language, never a stack trace.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from typing import Any
@@ -17,8 +16,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from admin.openapi import register_paths
-from core import ratelimit
+from admin.openapi import register_paths, retry_later
+from core import jsonsafe, ratelimit
 from core.extensions import csrf, db
 from core.services import ingest, kiosks
 from core.services.kiosks import SyncError
@@ -38,6 +37,8 @@ MESSAGES = {
     "unknown_kiosk": _l("This kiosk is not known to the server. Enroll it again."),
     "bad_signature": _l("The request signature is wrong; the kiosk key may have changed."),
     "revoked": _l("This kiosk has been revoked by an administrator."),
+    "key_rotated": _l("This kiosk's key was replaced: pull the configuration to receive the new "
+                      "key; the old one can send nothing else."),
     "not_enrolled": _l("This kiosk has not finished enrollment."),
     "clock_skew": _l("The kiosk clock is more than five minutes off; it should correct itself "
                      "using the server time in this answer."),
@@ -104,7 +105,7 @@ def _body(limit: int) -> bytes:
 
 def _json(body: bytes) -> Any:
     try:
-        return json.loads(body or b"null")
+        return jsonsafe.loads(body or b"null")
     except (ValueError, UnicodeDecodeError):
         raise SyncError("invalid_json", 400) from None
 
@@ -193,7 +194,8 @@ def _result_body(result: ingest.IngestResult) -> dict[str, Any]:
 def config():
     """The kiosk's configuration with an ETag; 304 when it has not changed.
 
-    A kiosk still signing with its previous key (after a rotation) receives the new key here.
+    A kiosk still signing with its previous key (after a rotation) receives the new key here;
+    its first request signed with the new key retires the old one (core.services.kiosks).
     """
     auth = _authenticated(_body(1024))
     settings = kiosks.config_for(auth.kiosk)
@@ -248,10 +250,12 @@ def _json_response(description: str, schema: str) -> dict[str, Any]:
 
 
 _ERRORS = {str(code): _json_response(text, "SyncError") for code, text in [
-    (400, "malformed request or invalid code"), (401, "unsigned, unknown kiosk, bad signature "
-     "or clock outside the window"), (403, "revoked or not enrolled"), (409, "replayed request"),
-    (413, "batch or body too large"), (422, "missing or wrongly typed fields"),
-    (429, "rate limited; see Retry-After"), (503, "busy; see Retry-After")]}
+    (400, "malformed request or invalid code"), (401, "unsigned, unknown kiosk, bad signature, "
+     "clock outside the window, or a rotated key used for anything but the configuration"),
+    (403, "revoked or not enrolled"), (409, "replayed request"),
+    (413, "batch or body too large"), (422, "missing or wrongly typed fields")]}
+_ERRORS["429"] = retry_later("rate limited; see Retry-After", "SyncError")
+_ERRORS["503"] = retry_later("busy; see Retry-After", "SyncError")
 
 _RATING = {
     "type": "object",

@@ -18,6 +18,10 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     from core.extensions import csrf, db, migrate
 
     settings = config.load(env, overrides)
+    from core.private_files import private_dir, private_sqlite
+
+    private_dir(settings["INSTANCE_PATH"])
+    private_sqlite(settings["SQLALCHEMY_DATABASE_URI"])
     app = Flask(
         __name__,
         instance_path=settings["INSTANCE_PATH"],
@@ -27,6 +31,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     app.config.update(settings)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
+    from core.jsonsafe import SafeJSONProvider
+
+    app.json = SafeJSONProvider(app)
     routing.init_app(app)
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix

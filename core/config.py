@@ -93,7 +93,9 @@ def _secret_key(env: Mapping[str, str], instance: Path) -> str:
     path = instance / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True)
+    from core.private_files import private_dir
+
+    private_dir(instance)
     key = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -165,6 +167,8 @@ def load(env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | No
         "SYNC_INTERVAL_S": _int(env, "SYNC_INTERVAL_S", 10, minimum=1),
         "SYNC_MAX_BACKOFF_S": _int(env, "SYNC_MAX_BACKOFF_S", 300, minimum=1),
         "SURVEY_TOKEN_DAYS": _int(env, "SURVEY_TOKEN_DAYS", 7, minimum=1),
+        # Reporting API tokens stop working this many days after they were created.
+        "API_TOKEN_DAYS": _int(env, "API_TOKEN_DAYS", 365, minimum=1),
         # Poster surveys (core/services/survey.py): over-limit submissions are stored flagged.
         "SURVEY_POSTER_IP_LIMIT": _limit(env, "SURVEY_POSTER_IP_LIMIT", (30, 3600)),
         "SURVEY_POSTER_BROWSER_LIMIT": _limit(env, "SURVEY_POSTER_BROWSER_LIMIT", (3, 86400)),

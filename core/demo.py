@@ -79,7 +79,8 @@ def listen(port: int, name: str) -> socket.socket:
 def gunicorn(role: str, sock: socket.socket, workers: int) -> subprocess.Popen:
     """gunicorn serving on the socket bound by `listen` (handed over as fd://N)."""
     return subprocess.Popen(
-        [str(BIN / "gunicorn"), "--bind", f"fd://{sock.fileno()}", "--workers", str(workers),
+        [str(BIN / "gunicorn"), "--config", str(ROOT / "deploy" / "gunicorn.conf.py"),
+         "--bind", f"fd://{sock.fileno()}", "--workers", str(workers),
          "--access-logfile", "-", "wsgi:app"],
         cwd=ROOT, env=env_for(role), start_new_session=True, pass_fds=(sock.fileno(),),
     )

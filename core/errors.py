@@ -24,7 +24,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 log = logging.getLogger(__name__)
 # Seconds a client (a browser, the kiosk's sync worker, a reporting script) waits before trying
@@ -143,7 +143,11 @@ def init_app(app: Flask) -> None:
             return error
         message = getattr(error, "sipas_message", None)
         retry = getattr(error, "retry_after", None)
-        return render_error(error.code, message, retry)
+        response = render_error(error.code, message, retry)
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            # RFC 9110: a 405 names the methods the resource does accept.
+            response.headers["Allow"] = ", ".join(sorted(set(error.valid_methods)))
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
 # The largest id an Integer column holds on PostgreSQL (int4): most tables' primary keys.
@@ -36,6 +38,17 @@ def init_app(app: Flask) -> None:
     """Install the converters; call before any blueprint adds its rules."""
     app.url_map.converters["int"] = IdConverter
     app.url_map.converters["bigint"] = BigIdConverter
+
+    @app.before_request
+    def _no_nul_in_query() -> None:
+        # PostgreSQL cannot store or even compare text with a NUL byte: a NUL in ``?after=`` or a
+        # search box reached the database and failed there (a 500). No query argument of this
+        # app can mean anything with a NUL in it, so it is refused before any view runs.
+        if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+            error = BadRequest()
+            error.sipas_message = _(  # type: ignore[attr-defined]
+                "The address contains a character that is not allowed (a NUL byte).")
+            raise error
 
 
 def parse_id(raw: str | None, maximum: int = MAX_ID) -> int | None:

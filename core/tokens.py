@@ -15,6 +15,8 @@ import json
 import time
 from typing import Any
 
+from core import jsonsafe
+
 
 class TokenError(ValueError):
     """The token is malformed, tampered with or expired; ``reason`` says which."""
@@ -45,7 +47,7 @@ def peek(token: str) -> dict[str, Any]:
         raise TokenError("malformed")
     body, _mac = token.split(".")
     try:
-        payload = json.loads(_unb64(body))
+        payload = jsonsafe.loads(_unb64(body))
     except (ValueError, UnicodeDecodeError):
         raise TokenError("malformed") from None
     if not isinstance(payload, dict):
@@ -53,8 +55,14 @@ def peek(token: str) -> dict[str, Any]:
     return payload
 
 
-def verify(token: str, key: bytes | str, now: float | None = None) -> dict[str, Any]:
-    """The payload of a token signed with ``key``; raises TokenError("tampered" | "expired" ...)."""
+def verify(token: str, key: bytes | str, now: float | None = None,
+           max_lifetime_s: float | None = None) -> dict[str, Any]:
+    """The payload of a token signed with ``key``; raises TokenError("tampered" | "expired" ...).
+
+    Every token must carry an expiry (``exp``): one without never expired, so it is refused as
+    malformed. With ``max_lifetime_s`` an expiry further ahead than that is refused too (a
+    signer, such as a kiosk with a wrong clock or setting, cannot mint a link for years).
+    """
     payload = peek(token)
     key_bytes = key.encode() if isinstance(key, str) else key
     body, mac = token.split(".")
@@ -66,11 +74,13 @@ def verify(token: str, key: bytes | str, now: float | None = None) -> dict[str, 
     if not hmac.compare_digest(given, expected):
         raise TokenError("tampered")
     exp = payload.get("exp")
-    if exp is not None:
-        if not isinstance(exp, int | float):
-            raise TokenError("malformed")
-        if (time.time() if now is None else now) > exp:
-            raise TokenError("expired")
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise TokenError("malformed")
+    moment = time.time() if now is None else now
+    if moment > exp:
+        raise TokenError("expired")
+    if max_lifetime_s is not None and exp > moment + max_lifetime_s:
+        raise TokenError("malformed")
     return payload
 
 

@@ -42,7 +42,9 @@ def load(instance_path: str | None = None) -> Credentials | None:
 def save(credentials: Credentials, instance_path: str | None = None) -> Path:
     """Write atomically with mode 0600: a crash never leaves half a key, nobody else can read it."""
     file = path(instance_path)
-    file.parent.mkdir(parents=True, exist_ok=True)
+    from core.private_files import private_dir
+
+    private_dir(file.parent)
     tmp = file.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

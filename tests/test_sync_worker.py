@@ -149,6 +149,25 @@ def test_a_rotated_key_is_picked_up_without_losing_a_rating(node, live_aggregato
     checks.assert_exactly_once(node.public_id, node.uuids)
 
 
+def test_revoke_and_reenroll_sends_the_queued_ratings_under_the_new_enrollment(
+        node, live_aggregator, checks):
+    """A key that may have leaked is cut off at once; the technician enrolls the same device
+    again with the new code (--force) and nothing queued is lost or counted twice."""
+    node.tap(12)
+    out = flask(["kiosks", "reenroll", node.public_id, "--yes"], live_aggregator.env).stdout
+    code = next(line.split(": ", 1)[1] for line in out.splitlines()
+                if line.startswith("Enrollment code: "))
+    refused = node.sync_once(max_seconds=3)
+    assert refused.returncode != 0
+    assert node.statuses() == {"pending": 12}
+    flask(["kiosk", "enroll", "--force", "--server", live_aggregator.url, "--code", code],
+          node.env)
+    node.tap(3)
+    assert node.sync_once().returncode == 0
+    kiosk = checks.assert_exactly_once(node.public_id, node.uuids)
+    assert kiosk.status == "active"
+
+
 def test_a_revoked_kiosk_keeps_its_ratings_queued(node, live_aggregator):
     node.tap(10)
     flask(["kiosks", "revoke", node.public_id], live_aggregator.env)

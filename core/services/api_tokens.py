@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 
 from core.database import begin_write
@@ -70,12 +71,18 @@ def revoke(user: User, token_id: int) -> None:
     db.session.commit()
 
 
+def expires_at(token: ApiToken) -> datetime:
+    """When the token stops working: SIPAS_API_TOKEN_DAYS after it was created (no token lives
+    for ever; a program that still needs access gets a new one)."""
+    return token.created_at + timedelta(days=current_app.config["API_TOKEN_DAYS"])
+
+
 def authenticate(secret: str | None) -> User | None:
-    """The active user owning a live token, or None."""
+    """The active user owning a live (not revoked, not expired) token, or None."""
     if not secret or not secret.startswith(PREFIX) or len(secret) > 200:
         return None
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(secret)))
-    if token is None or token.revoked_at is not None:
+    if token is None or token.revoked_at is not None or expires_at(token) <= utcnow():
         return None
     user = token.user
     if user is None or not user.active:

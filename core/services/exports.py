@@ -7,7 +7,6 @@ with a UTF-8 byte order mark so Excel opens Vietnamese text correctly. Every exp
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from core import sipas
+from core import sipas, spreadsheet
 from core.database import begin_write
 from core.extensions import db
 from core.models import (
@@ -48,7 +47,7 @@ def audit_export(user: User, f: reports.Filters, kind: str) -> None:
 
 def _line(row: list[object]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(row)
+    spreadsheet.writer(buffer).writerow(row)
     return buffer.getvalue()
 
 
@@ -115,7 +114,7 @@ def _ratings(f: _Plain, officers: bool, page: int) -> Iterator[str]:
         officer_codes = (_codes(Officer, {r.officer_id for r in rows if r.officer_id},
                                 Officer.code) if officers else {})
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
+        writer = spreadsheet.writer(out)
         for r in rows:
             line = [r.id, r.uuid, units.get(r.unit_id), counters.get(r.counter_id),
                     r.local_day.isoformat(), r.local_hour, r.device_time.isoformat(),
@@ -178,7 +177,7 @@ def _responses(f: _Plain, items: list[str], moderator: bool, page: int) -> Itera
         procedures = _codes(Procedure, {r.procedure_id for r in rows if r.procedure_id},
                             Procedure.code)
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
+        writer = spreadsheet.writer(out)
         for r in rows:
             given = answers.get(r.id, {})
             comment = ""
@@ -237,11 +236,12 @@ def xlsx_report(user: User, f: reports.Filters) -> bytes:
     pct = book.add_format({"num_format": "0.00", "border": 1})
     plain = book.add_format({"border": 1})
     title = book.add_format({"bold": True, "font_size": 14})
-    sheet.write(0, 0, f"Chỉ số hài lòng – {f.unit.name}", title)
-    sheet.write(1, 0, f"Kỳ báo cáo: {f.period.start:%d/%m/%Y} – {f.period.end:%d/%m/%Y}; "
-                      f"phương pháp {own.method_version}; dưới {reports.min_report_n()} phiếu: "
-                      f"{INSUFFICIENT}.")
-    sheet.write_row(3, 0, XLSX_HEADERS, bold)
+    sheet.write_string(0, 0, f"Chỉ số hài lòng – {f.unit.name}", title)
+    sheet.write_string(1, 0, f"Kỳ báo cáo: {f.period.start:%d/%m/%Y} – {f.period.end:%d/%m/%Y}; "
+                             f"phương pháp {own.method_version}; dưới {reports.min_report_n()} "
+                             f"phiếu: {INSUFFICIENT}.")
+    for col, header in enumerate(XLSX_HEADERS):
+        sheet.write_string(3, col, header, bold)
 
     def fig(row: int, col: int, figure: reports.Figure) -> None:
         value = figure.shown

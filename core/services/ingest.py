@@ -615,17 +615,16 @@ def import_bundle(data: bytes, batch_size: int, user: Any = None) -> BundleResul
 
     Importing the same bundle twice stores nothing the second time (every item is a duplicate).
     """
-    import json
-
+    from core import jsonsafe
     from kiosk.identity import sign_bundle
 
     try:
-        outer = json.loads(data)
+        outer = jsonsafe.loads(data)
         body = outer["bundle"]
         given = outer["signature"]
         if not isinstance(body, str) or not isinstance(given, str):
             raise TypeError
-        inner = json.loads(body)
+        inner = jsonsafe.loads(body)
         if inner.get("format") != BUNDLE_FORMAT or not isinstance(inner.get("ratings"), list):
             raise TypeError
         public_id = inner["kiosk_id"]

@@ -42,6 +42,7 @@ CODE_LENGTH = 10
 CLOCK_WINDOW_S = 300
 SKEW_FLAG_S = 300
 NONCE_KEEP_S = 2 * CLOCK_WINDOW_S + 60
+CONFIG_PATH = "/api/v1/sync/config"
 
 
 class SyncError(Exception):
@@ -182,11 +183,39 @@ def revoke(kiosk: Kiosk, *, user: User | None = None) -> None:
     db.session.commit()
 
 
-def rotate(kiosk: Kiosk, *, user: User | None = None) -> None:
-    """Give the kiosk a new key; the old one stays valid for a grace period.
+def reenroll(kiosk: Kiosk, *, user: User | None = None) -> Registration:
+    """Cut a leaked key off at once and issue a new one-time code for the same kiosk record.
 
-    The kiosk learns the new key from its next configuration pull (signed with the old key), so
-    its outbox keeps going without a gap, and QR tokens it signed before still verify.
+    Every request signed with the current or previous key is refused from this commit on (the
+    kiosk holds no key until it enrolls again). The technician enrolls the device again with the
+    code (``kiosk enroll --force`` or the setup page's "replace" box); the kiosk keeps its id,
+    unit, counter and sequence numbers, so its queued ratings go out under the new enrollment.
+    A revoked kiosk stays revoked (register a new one).
+    """
+    if kiosk.status == "revoked":
+        raise KioskAdminError("already_revoked")
+    begin_write()
+    code = _new_code()
+    kiosk.status = "pending"
+    kiosk.secret = None
+    kiosk.previous_secret = None
+    kiosk.previous_secret_until = None
+    kiosk.enrollment_code_hash = hash_code(code)
+    kiosk.enrollment_expires_at = utcnow() + timedelta(
+        hours=current_app.config["ENROLLMENT_CODE_HOURS"])
+    audit.record("kiosk.reenroll", user=user, username=None if user else "cli",
+                 target_type="kiosk", target_id=kiosk.public_id, unit_id=kiosk.unit_id)
+    db.session.commit()
+    return Registration(kiosk, code)
+
+
+def rotate(kiosk: Kiosk, *, user: User | None = None) -> None:
+    """Give the kiosk a new key, for hygiene (not for a leaked key: see ``reenroll``).
+
+    The kiosk learns the new key from its next configuration pull, signed with the old key.
+    Until then the old key may only pull the configuration (it can push nothing), and the first
+    request signed with the new key retires the old one at once; otherwise it expires after
+    KEY_ROTATION_GRACE_HOURS. QR tokens signed before stay valid as long as the old key is.
     """
     if kiosk.status != "active" or kiosk.secret is None:
         raise KioskAdminError("not_active")
@@ -299,9 +328,26 @@ def authenticate(headers: Any, method: str, path: str, body: bytes, now: float) 
         raise SyncError("not_enrolled", 403)
     if abs(int(timestamp) - now) > CLOCK_WINDOW_S:
         raise SyncError("clock_skew", 401, server_time=now)
+    if used_previous and (method, path) != ("GET", CONFIG_PATH):
+        # A rotated key may fetch the new one and nothing else: a copy of the old key pushes
+        # nothing, and the real kiosk pulls its configuration first in every cycle.
+        raise SyncError("key_rotated", 401)
     if not _remember_nonce(kiosk.id, nonce):
         raise SyncError("replay", 409)
+    if not used_previous and kiosk.previous_secret is not None:
+        _retire_previous_key(kiosk)
     return Authenticated(kiosk, used_previous)
+
+
+def _retire_previous_key(kiosk: Kiosk) -> None:
+    """The kiosk signed with its new key, so it has it: the old key is refused from now on."""
+    begin_write()
+    db.session.execute(update(Kiosk).where(Kiosk.id == kiosk.id)
+                       .values(previous_secret=None, previous_secret_until=None))
+    audit.record("kiosk.rotate_done", username="kiosk", target_type="kiosk",
+                 target_id=kiosk.public_id, unit_id=kiosk.unit_id)
+    db.session.commit()
+    db.session.refresh(kiosk)
 
 
 def _remember_nonce(kiosk_id: int, nonce: str) -> bool:

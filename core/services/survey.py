@@ -164,9 +164,11 @@ def _kiosk_target(token: str, payload: dict[str, Any], now: float | None) -> Tar
     verified: dict[str, Any] | None = None
     problem: TokenError | None = None
     lenient = (time.time() if now is None else now) - KIOSK_CLOCK_GRACE_S
+    # A kiosk signs for SURVEY_TOKEN_DAYS (its configuration says so); its clock may be ahead.
+    longest = current_app.config["SURVEY_TOKEN_DAYS"] * 86400 + 2 * KIOSK_CLOCK_GRACE_S
     for key in keys:
         try:
-            verified = verify(token, key, lenient)
+            verified = verify(token, key, lenient, longest)
             break
         except TokenError as exc:
             problem = exc

@@ -90,9 +90,11 @@ class Server:
     refused connection, as with a dead server); `start()` binds the same port again."""
 
     def __init__(self, env: Mapping[str, str], workers: int = 2, port: int | None = None,
-                 log_path: Path | None = None, listener: socket.socket | None = None) -> None:
+                 log_path: Path | None = None, listener: socket.socket | None = None,
+                 config: Path | None = None) -> None:
         self.env = {**os.environ, **env}
         self.workers = workers
+        self.config = config  # a gunicorn configuration file, e.g. deploy/gunicorn.conf.py
         self._sock: socket.socket | None = listener or bound_socket(port or 0)
         self.port: int = self._sock.getsockname()[1]
         self.proc: subprocess.Popen | None = None
@@ -113,6 +115,7 @@ class Server:
             self.proc = subprocess.Popen(
                 [
                     str(VENV_BIN / "gunicorn"),
+                    *(["--config", str(self.config)] if self.config else []),
                     "--bind", f"fd://{sock.fileno()}",
                     "--workers", str(self.workers),
                     "--graceful-timeout", "2",

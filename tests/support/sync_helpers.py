@@ -61,3 +61,9 @@ def signed(client, creds: identity.Credentials, method: str, path: str, payload:
 def push(client, creds, ratings: list[dict], **kwargs):
     return signed(client, creds, "POST", "/api/v1/sync/push",
                   {"device_clock": time.time(), "ratings": ratings}, **kwargs)
+
+
+def signature_headers(creds: identity.Credentials, method: str, path: str,
+                      body: bytes) -> dict[str, str]:
+    """The headers a kiosk would send with ``body`` now (a fresh nonce each call)."""
+    return identity.signed_headers(creds, method, path, body, time.time())
