@@ -5,7 +5,7 @@ averages (about 84%), weekday and opening-hour rhythms (none on Sundays, half a 
 morning peaks), some units improving and some declining over the history, a little misuse.
 
 It writes ``KioskRating``, ``SurveyResponse`` and ``SurveyAnswer`` rows and, in the SAME
-transaction for each chunk, exactly the rollup keys the ingest paths write (CONTRACTS.md,
+transaction for each chunk, exactly the rollup keys the ingest paths write (docs/DEVELOPING.md,
 "Rollups"): so the dashboard over generated data is the dashboard over ingested data. On
 PostgreSQL the rows go through COPY and the rollups through a COPY into a temporary table and one
 ``INSERT ... ON CONFLICT DO UPDATE``; on SQLite through executemany.
