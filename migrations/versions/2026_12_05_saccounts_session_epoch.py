@@ -4,7 +4,7 @@ Sign-in failures are now limited per attempt source (address + account) in the r
 so ``failed_logins`` and ``locked_until`` are no longer read or written.
 
 Revision ID: saccounts_0001
-Revises: polish_0002
+Revises: sync_0001
 Create Date: 2026-12-05 09:00:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 import core.models.types
 
 revision = "saccounts_0001"
-down_revision = "polish_0002"
+down_revision = "sync_0001"
 branch_labels = None
 depends_on = None
 

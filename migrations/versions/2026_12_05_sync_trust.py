@@ -9,7 +9,7 @@ kept, the first sequence number of an enrolment, and clock samples
 - survey_responses.kiosk_id: the kiosk whose rating a survey follows.
 
 Revision ID: sync_0001
-Revises: polish_0002
+Revises: demo_0001
 Create Date: 2026-12-05 09:00:00
 
 """
