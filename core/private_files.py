@@ -48,8 +48,10 @@ def private_sqlite(url: str) -> Path | None:
             parsed.database == ":memory:" or parsed.database.startswith("file:"):
         return None
     file = Path(parsed.database)
-    if not file.parent.exists():
-        private_dir(file.parent)
+    if not file.parent.is_dir():
+        # A missing folder is not made here: it may be a disk that is away (an outage), and an
+        # empty database in its place would hide that. SQLite reports it when it opens.
+        return None
     with contextlib.suppress(FileExistsError):
         os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
     for suffix in SQLITE_SUFFIXES:

@@ -39,3 +39,7 @@ limit_request_field_size = 8190
 # Restart each worker now and then (with jitter), so a slow leak cannot build up.
 max_requests = 5000
 max_requests_jitter = 500
+# gunicorn 27's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl): a kiosk and
+# an aggregator on one machine (the demo, the tests) would take it from each other. Nothing here
+# uses it.
+control_socket_disable = True

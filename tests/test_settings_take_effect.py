@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -443,6 +443,102 @@ def check_log_level(env: Env) -> None:
     assert int(out.stdout.strip()) == logging.WARNING
 
 
+def check_session_max_hours(env: Env) -> None:
+    from tests.dashboard_support import login, user
+
+    def after_two_hours(app) -> int:
+        with app.app_context():
+            name = f"life{uuid.uuid4().hex[:6]}"
+            user(name, "admin", None)
+            client = app.test_client()
+            login(client, name)
+            with client.session_transaction() as session:
+                session["iat"] -= 2 * 3600  # signed in two hours ago, active ever since
+            return client.get("/admin/dashboard").status_code
+
+    assert after_two_hours(env.app({"SIPAS_SESSION_MAX_HOURS": "1"})) == 302
+    assert after_two_hours(env.app({})) == 200  # 12 hours by default
+
+
+def _sign_in(client, name: str, password: str, address: str):
+    return client.post("/admin/login", data={"username": name, "password": password},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def check_login_max_failures(env: Env) -> None:
+    from tests.dashboard_support import PASSWORD, user
+
+    def third_try_with_the_right_password(app) -> int:
+        with app.app_context():
+            name, address = f"lock{uuid.uuid4().hex[:6]}", _address()
+            user(name, "admin", None)
+            client = app.test_client()
+            for _ in range(2):
+                _sign_in(client, name, "wrong-password", address)
+            return _sign_in(client, name, PASSWORD, address).status_code
+
+    # Two tries per source: the third is refused before its password is looked at.
+    assert third_try_with_the_right_password(env.app({"SIPAS_LOGIN_MAX_FAILURES": "2"})) == 429
+    assert third_try_with_the_right_password(env.app({})) == 302  # 5 by default
+
+
+def check_login_lock_minutes(env: Env) -> None:
+    from tests.dashboard_support import user
+
+    def retry_after(app) -> int:
+        with app.app_context():
+            name, address = f"wait{uuid.uuid4().hex[:6]}", _address()
+            user(name, "admin", None)
+            client = app.test_client()
+            _sign_in(client, name, "wrong-password", address)
+            refused = _sign_in(client, name, "wrong-password", address)
+            assert refused.status_code == 429
+            return int(refused.headers["Retry-After"])
+
+    assert retry_after(env.app({"SIPAS_LOGIN_MAX_FAILURES": "1",
+                                "SIPAS_LOGIN_LOCK_MINUTES": "1"})) <= 60
+    assert retry_after(env.app({"SIPAS_LOGIN_MAX_FAILURES": "1"})) > 60  # 15 minutes by default
+
+
+def check_login_ip_attempts(env: Env) -> None:
+    app = env.app({"SIPAS_LOGIN_IP_ATTEMPTS": "2"})
+    address = _address()
+    client = app.test_client()
+    # Three different names from one address: the third is refused (password spraying).
+    codes = [_sign_in(client, f"spray{uuid.uuid4().hex[:6]}", "wrong-password",
+                      address).status_code for _ in range(3)]
+    assert codes[-1] == 429 and 429 not in codes[:2]
+
+
+def check_api_token_days(env: Env) -> None:
+    from sqlalchemy import select
+
+    from core.models import ApiToken
+
+    def answer(app, token: str) -> int:
+        path = "/api/v1/reports/indices?unit=T-DEMO-X1&period=month&value=2026-11"
+        return app.test_client().get(path, headers={"Authorization": f"Bearer {token}"}
+                                     ).status_code
+
+    default = env.app({})
+    token = _boss_token(default)
+    with default.app_context():  # the token was made three days ago
+        for row in db.session.scalars(select(ApiToken)):
+            row.created_at -= timedelta(days=3)
+        db.session.commit()
+    assert answer(env.app({"SIPAS_API_TOKEN_DAYS": "2"}), token) == 401
+    assert answer(default, token) == 200
+
+
+def check_bind(env: Env) -> None:
+    # The gunicorn configuration file (deploy/gunicorn.conf.py) listens where SIPAS_BIND says.
+    code = ("import runpy; print(runpy.run_path('deploy/gunicorn.conf.py')['bind'])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60, check=True,
+                         env={"SIPAS_BIND": "127.0.0.1:18123", "PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip() == "127.0.0.1:18123"
+
+
 CHECKS: dict[str, Callable[[Env], None]] = {
     "SIPAS_ROLE": check_role,
     "SIPAS_DATABASE_URL": check_database_url,
@@ -474,6 +570,12 @@ CHECKS: dict[str, Callable[[Env], None]] = {
     "SIPAS_SYNC_LOCK_TIMEOUT_MS": check_sync_lock_timeout_ms,
     "SIPAS_MAX_CONTENT_LENGTH": check_max_content_length,
     "SIPAS_LOG_LEVEL": check_log_level,
+    "SIPAS_SESSION_MAX_HOURS": check_session_max_hours,
+    "SIPAS_LOGIN_MAX_FAILURES": check_login_max_failures,
+    "SIPAS_LOGIN_LOCK_MINUTES": check_login_lock_minutes,
+    "SIPAS_LOGIN_IP_ATTEMPTS": check_login_ip_attempts,
+    "SIPAS_API_TOKEN_DAYS": check_api_token_days,
+    "SIPAS_BIND": check_bind,
 }
 
 

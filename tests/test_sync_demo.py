@@ -28,7 +28,7 @@ from tests.support.live import ROOT
 pytestmark = pytest.mark.processes
 
 GENERATED = re.compile(r"Generated (\d+) ratings, (\d+) responses \(\d+ answers\) "
-                       r"from (\d{4}-\d\d-\d\d) to (\d{4}-\d\d-\d\d)\.")
+                       r"from (\d{4}-\d\d-\d\d) to (\d{4}-\d\d-\d\d)")
 
 
 def tap_at_the_kiosk(kiosk_db) -> tuple[str, int]:
