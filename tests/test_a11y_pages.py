@@ -79,6 +79,7 @@ ADMIN_PAGES: list[tuple[str, str]] = [
     ("kiosks", "/admin/kiosks/"),
     ("kiosk-new", "/admin/kiosks/new"),
     ("kiosk-import", "/admin/kiosks/import"),
+    ("kiosk-reenroll", "/admin/kiosks/{kiosk}/reenroll"),
 ]
 ROLES = {"admin": "root", "manager": "lan", "viewer": "xem"}
 
@@ -139,6 +140,12 @@ def _serve_site(tmp_path_factory):
             "questionnaire": db.session.scalar(select(Questionnaire.id)),
             "centre_code": org.centre.code,
         }
+        # An enrolled kiosk, for the pages about one kiosk (revoke and re-enroll).
+        from core.services import kiosks as registry
+
+        registration = registry.register(org.counter, "Kiosk a11y")
+        ids["kiosk"] = registry.enroll(registration.code).kiosk_id
+        db.session.commit()
         db.session.remove()
     identity.save(identity.Credentials(
         kiosk_id="6f1c2a0e-0000-4000-8000-000000000001",

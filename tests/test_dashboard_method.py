@@ -239,11 +239,28 @@ def test_equal_indices_share_a_rank_and_the_next_is_skipped(demo):
 # 4. SIPAS_MIN_REPORT_N and SIPAS_MIN_OFFICER_N from the environment take effect
 
 
+_ENV_APPS: list = []
+
+
 def _env_app(database_url, tmp_path, env: dict[str, str]):
+    """An app whose settings come from environment variables; its engine is closed after the
+    test (see ``_close_env_apps``), so no connection outlives it."""
     settings = {"SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": str(tmp_path / "i"),
                 "SECRET_KEY": SECRET, "ROLE": "all", "TESTING": True,
                 "WTF_CSRF_ENABLED": False}
-    return create_app(settings, env=env)
+    app = create_app(settings, env=env)
+    _ENV_APPS.append(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _close_env_apps():
+    yield
+    while _ENV_APPS:
+        app = _ENV_APPS.pop()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def test_min_report_n_from_the_environment_reaches_every_figure(dataset, database_url, tmp_path):
