@@ -25,7 +25,9 @@ from admin.auth import current_user, login_required
 from core import ratelimit
 from core.models import utcnow
 from core.routing import MAX_BIG_ID, parse_id
-from core.services import api_tokens, exports, reports, scope
+from core.services import api_tokens, scope
+from core.services.reporting import exports
+from core.services.reporting import figures as reports
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 public_bp = Blueprint("public", __name__, url_prefix="/cong-khai")

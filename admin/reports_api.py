@@ -20,7 +20,8 @@ from admin.openapi import register_paths, retry_later
 from core import ratelimit, sipas
 from core.extensions import csrf, db
 from core.models import Counter, Procedure, User
-from core.services import api_tokens, reports, scope, survey_tokens
+from core.services import api_tokens, scope, survey_tokens
+from core.services.reporting import figures as reports
 
 bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)

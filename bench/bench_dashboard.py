@@ -70,7 +70,7 @@ def raw_headline(f):
     from core import sipas
     from core.extensions import db
     from core.models import KioskRating, SurveyAnswer, SurveyResponse, Unit
-    from core.services import reports
+    from core.services.reporting import figures as reports
 
     q = reports.questionnaire()
     element_of = reports.service_element_of_item(q)
@@ -103,7 +103,7 @@ def raw_headline(f):
 
 
 def dashboard_figures(f):
-    from core.services import reports
+    from core.services.reporting import figures as reports
 
     head = reports.overview(f).headline
     reports.trend(f)
@@ -127,7 +127,8 @@ def export_child(period_start: str, period_end: str) -> None:
     """Run in a fresh process: stream the CSV to /dev/null and report peak memory."""
     from core.extensions import db
     from core.models import Unit, User
-    from core.services import exports, reports
+    from core.services.reporting import exports
+    from core.services.reporting import figures as reports
 
     with tempfile.TemporaryDirectory() as instance:
         app = make_app(instance)
@@ -164,7 +165,8 @@ def main() -> None:
         Unit,
         User,
     )
-    from core.services import demo_data, reports
+    from core.services import demo_data
+    from core.services.reporting import figures as reports
     from core.services.users import create_user
 
     ratings = int(os.environ.get("BENCH_RATINGS", "10000000"))

@@ -37,7 +37,7 @@ def fine_only(f, by: str):
     """The breakdown as it was computed before rollup_dim_months: every fine cell of the range."""
     from core.extensions import db
     from core.models import Procedure, RollupCount
-    from core.services import reports
+    from core.services.reporting import figures as reports
 
     q = reports.questionnaire()
     r = RollupCount
@@ -67,7 +67,7 @@ def main() -> None:
 
     from core.extensions import db
     from core.models import KioskRating, RollupDimMonth, Unit, User
-    from core.services import reports
+    from core.services.reporting import figures as reports
 
     with tempfile.TemporaryDirectory() as instance:
         app = make_app(instance)

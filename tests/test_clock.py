@@ -8,7 +8,7 @@ import pytest
 
 from core import clock
 from core.models import utcnow
-from core.services import reports
+from core.services.reporting import figures as reports
 
 # 17:30 UTC on New Year's Eve is already 00:30 on 1 January in Hanoi.
 HANOI_NEW_YEAR = datetime(2026, 12, 31, 17, 30, tzinfo=UTC)

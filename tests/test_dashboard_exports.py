@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import AuditEntry, KioskRating, SurveyResponse, User
-from core.services import demo_data, exports, reports
+from core.services import demo_data
+from core.services.reporting import exports
+from core.services.reporting import figures as reports
 from tests.dashboard_support import counter_of, login, officer, respond, tap, unit, user
 
 DAY = date(2026, 11, 3)

@@ -25,7 +25,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from core.services import reports
+from core.services.reporting import figures as reports
 from core.sipas import round2
 from tests.dashboard_support import counter_of, login, respond, tap, unit, user
 

@@ -24,7 +24,8 @@ import pytest
 
 from core import create_app
 from core.extensions import db
-from core.services import api_tokens, reports
+from core.services import api_tokens
+from core.services.reporting import figures as reports
 from tests.conftest import SECRET
 from tests.dashboard_support import counter_of, login, respond, tap, unit, user
 from tests.test_dashboard_figures import ALL, xlsx_cells

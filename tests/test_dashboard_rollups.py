@@ -24,7 +24,8 @@ from core.models import (
     SurveyResponse,
     Unit,
 )
-from core.services import demo_data, reports, rollups
+from core.services import demo_data, rollups
+from core.services.reporting import figures as reports
 from core.services.rollups import Key
 
 TODAY = date(2026, 12, 1)

@@ -202,7 +202,7 @@ def test_tap_follow_up_qr_survey_reach_the_dashboard_once_and_linked(aggregator,
 
     with live_db(aggregator):
         from core.extensions import db
-        from core.services import reports
+        from core.services.reporting import figures as reports
 
         unit = db.session.get(Unit, unit_id)
         figures = reports.headline(reports.Filters(unit, reports.Period("custom", day, day)),

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import RollupHour
-from core.services import reports, rollups
+from core.services import rollups
+from core.services.reporting import figures as reports
 from tests.dashboard_support import counter_of, login, tap, unit, user
 
 MONDAY = date(2026, 11, 9)

@@ -20,7 +20,8 @@ from datetime import date
 import pytest
 
 from core.extensions import db
-from core.services import api_tokens, reports
+from core.services import api_tokens
+from core.services.reporting import figures as reports
 from core.sipas import round2
 from tests.dashboard_support import counter_of, login, respond, unit, user
 from tests.test_dashboard_figures import ALL, xlsx_cells

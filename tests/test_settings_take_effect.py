@@ -172,7 +172,7 @@ def check_default_locale(env: Env) -> None:
 
 
 def check_min_report_n(env: Env) -> None:
-    from core.services import reports
+    from core.services.reporting import figures as reports
     from tests.dashboard_support import counter_of, tap, unit
 
     app = env.app({"SIPAS_MIN_REPORT_N": "13"})
@@ -191,7 +191,7 @@ def check_min_report_n(env: Env) -> None:
 
 
 def check_min_officer_n(env: Env) -> None:
-    from core.services import reports
+    from core.services.reporting import figures as reports
     from tests.dashboard_support import counter_of, officer, tap, unit, user
 
     app = env.app({"SIPAS_MIN_OFFICER_N": "30"})

@@ -27,7 +27,8 @@ from core.models import (
     Unit,
     User,
 )
-from core.services import audit, reports, scope
+from core.services import audit, scope
+from core.services.reporting import figures as reports
 
 BOM = "\ufeff"
 PAGE = 5_000

@@ -1,0 +1,1 @@
+"""Reporting: the dashboard's figures, rankings, breakdowns, comments and exports."""
