@@ -53,6 +53,7 @@ class CellTotals:
 
 
 def merge_into(target: CellTotals, source: CellTotals) -> None:
+    """Add ``source``'s counts to ``target`` (a unit's cells into its subtree's)."""
     for code, levels in source.levels.items():
         for lv, (plain, mis) in levels.items():
             target.add(code, lv, False, plain)
@@ -60,6 +61,7 @@ def merge_into(target: CellTotals, source: CellTotals) -> None:
 
 
 def unit_ids(unit: Unit) -> Select:
+    """The ids of a unit and every unit below it (by materialised path)."""
     return select(Unit.id).where(Unit.path.startswith(unit.path))
 
 

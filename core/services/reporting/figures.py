@@ -108,6 +108,7 @@ class Figure:
 
 
 def figure_from_proportion(p: sipas.Proportion) -> Figure:
+    """A rate from the engine (Wilson interval) as a published figure."""
     return Figure(p.value, p.n, p.low, p.high, p.suppressed, p.excluded_share)
 
 
@@ -190,6 +191,7 @@ class Headline:
 
 
 def headline_codes(q: Questionnaire) -> list[str]:
+    """The item codes a headline reads: taps, respondents, service and policy items."""
     return [TAP, RESPONDENTS, *service_element_of_item(q), *policy_element_of_item(q)]
 
 
@@ -307,6 +309,7 @@ def headline(f: Filters, with_previous: bool = True) -> Headline:
 
 
 def add_previous(current: Headline, prev: Headline) -> None:
+    """Set the previous-period value and change on the headline's figures, in place."""
     current.sipas = current.sipas.with_previous(prev.sipas)
     if current.service is not None:
         current.service = current.service.with_previous(prev.service)

@@ -54,11 +54,13 @@ class Period:
 
 
 def shift_month(year: int, month: int, by: int) -> tuple[int, int]:
+    """(year, month) ``by`` months later (earlier when negative)."""
     index = year * 12 + (month - 1) + by
     return index // 12, index % 12 + 1
 
 
 def month_end(year: int, month: int) -> date:
+    """The last day of a month."""
     y, m = shift_month(year, month, 1)
     return date(y, m, 1) - timedelta(days=1)
 
