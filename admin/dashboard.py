@@ -1,7 +1,8 @@
 """The SIPAS dashboard, its breakdowns, comments, exports, API tokens and the public page.
 
-Views are thin: they parse the GET filter, call core.services.reports / exports / api_tokens, and
-render. Every figure is formatted in the templates by the core/i18n.py filters.
+Views are thin: they parse the GET filter, call the modules of core.services.reporting and
+core.services.api_tokens, and render (committing once where the service recorded an audit entry
+or a change). Every figure is formatted in the templates by the core/i18n.py filters.
 """
 
 from __future__ import annotations
@@ -22,10 +23,19 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from admin.auth import current_user, login_required
-from core import ratelimit
+from core import clock, ratelimit
+from core.extensions import db
 from core.models import utcnow
 from core.routing import MAX_BIG_ID, parse_id
-from core.services import api_tokens, exports, reports, scope
+from core.services import api_tokens, scope
+from core.services.reporting import breakdowns, errors, exports, figures, filters, rankings
+from core.services.reporting.comments import (
+    COMMENT_PAGE,
+    MODERATION_ACTIONS,
+    list_comments,
+    may_moderate,
+    moderate_comment,
+)
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 public_bp = Blueprint("public", __name__, url_prefix="/cong-khai")
@@ -53,27 +63,27 @@ def bad_request(code: str) -> BadRequest:
     return error
 
 
-def _filters() -> reports.Filters:
+def _filters() -> filters.Filters:
     try:
-        return reports.build_filters(current_user(), request.args)
-    except reports.ReportError as exc:
+        return filters.build_filters(current_user(), request.args)
+    except errors.ReportError as exc:
         raise bad_request(exc.code) from None
 
 
-def _context(f: reports.Filters) -> dict:
+def _context(f: filters.Filters) -> dict:
     user = current_user()
     return {
         "user": user,
         "f": f,
         "args": f.query_args(),
-        "units": reports.unit_choices(user),
-        "channels": reports.ALL_CHANNELS,
+        "units": filters.unit_choices(user),
+        "channels": filters.ALL_CHANNELS,
         "channel_names": channel_names(),
         "may_see_officers": scope.may_see_officers(user),
-        "may_moderate": reports.may_moderate(user),
-        "min_report_n": reports.min_report_n(),
-        "min_officer_n": reports.min_officer_n(),
-        "questionnaire": reports.questionnaire(),
+        "may_moderate": may_moderate(user),
+        "min_report_n": figures.min_report_n(),
+        "min_officer_n": figures.min_officer_n(),
+        "questionnaire": figures.questionnaire(),
     }
 
 
@@ -91,17 +101,17 @@ def channel_names() -> dict[str, str]:
 def index():
     """The headline, trend, distribution, heat map and ranking for the filter."""
     f = _filters()
-    q = reports.questionnaire()
-    view = reports.overview(f)
+    q = figures.questionnaire()
+    view = rankings.overview(f)
     head = view.headline
     return render_template(
         "admin/dashboard/index.html",
         head=head,
-        trend=reports.trend(f),
-        heat=reports.heatmap(f),
+        trend=figures.trend(f),
+        heat=figures.heatmap(f),
         ranking=view.ranking,
-        reasons=reports.reasons(f, head.totals),
-        perception=reports.perception(f, head.totals),
+        reasons=breakdowns.reasons(f, head.totals),
+        perception=breakdowns.perception(f, head.totals),
         level_names={lv.level: lv.text.get(str(_locale())) for lv in q.scale},
         **_context(f),
     )
@@ -119,11 +129,12 @@ def breakdown(by: str):
     """Figures per counter, procedure, field or (for those allowed, audited) officer."""
     f = _filters()
     try:
-        rows = reports.breakdown(current_user(), f, by)
-    except reports.ReportError as exc:
+        rows = breakdowns.breakdown(current_user(), f, by)
+    except errors.ReportError as exc:
         raise bad_request(exc.code) from None
-    except reports.NotAllowed:
+    except errors.NotAllowed:
         raise Forbidden() from None
+    db.session.commit()  # the officer view's audit entry
     return render_template("admin/dashboard/breakdown.html", by=by, rows=rows, **_context(f))
 
 
@@ -132,7 +143,7 @@ def breakdown(by: str):
 def items():
     """Item-level drill-down: each questionnaire item's rate with its n and interval."""
     f = _filters()
-    head = reports.headline(f, with_previous=False)
+    head = figures.headline(f, with_previous=False)
     return render_template("admin/dashboard/items.html", head=head, **_context(f))
 
 
@@ -143,10 +154,10 @@ def comments():
     f = _filters()
     search = (request.args.get("q") or "")[:100]
     before = parse_id(request.args.get("before"), MAX_BIG_ID)  # survey response ids
-    rows = reports.comments(current_user(), f, search=search, before_id=before)
-    more = len(rows) == reports.COMMENT_PAGE
+    rows = list_comments(current_user(), f, search=search, before_id=before)
+    more = len(rows) == COMMENT_PAGE
     return render_template("admin/dashboard/comments.html", rows=rows, search=search, more=more,
-                           actions=reports.MODERATION_ACTIONS, **_context(f))
+                           actions=MODERATION_ACTIONS, **_context(f))
 
 
 @bp.post("/dashboard/comments/<bigint:response_id>/<action>")
@@ -154,13 +165,14 @@ def comments():
 def moderate(response_id: int, action: str):
     """Hide, show, flag or unflag a comment (audited)."""
     try:
-        reports.moderate_comment(current_user(), response_id, action)
-    except reports.ReportError as exc:
+        moderate_comment(current_user(), response_id, action)
+    except errors.ReportError as exc:
         if exc.code == "comment":
             raise NotFound() from None
         raise bad_request(exc.code) from None
-    except reports.NotAllowed:
+    except errors.NotAllowed:
         raise Forbidden() from None
+    db.session.commit()
     flash(_("The comment was updated."), "success")
     back = request.form.get("back") or url_for("dashboard.comments")
     from core.i18n import safe_next
@@ -177,6 +189,7 @@ def export_csv(kind: str):
     f = _filters()
     user = current_user()
     exports.audit_export(user, f, kind)
+    db.session.commit()  # the audit entry is stored before the first byte leaves
     make = exports.ratings_csv if kind == "ratings" else exports.responses_csv
     name = f"{kind}-{f.unit.code}-{f.period.start:%Y%m%d}-{f.period.end:%Y%m%d}.csv"
     return Response(
@@ -194,6 +207,7 @@ def export_xlsx():
     f = _filters()
     user = current_user()
     exports.audit_export(user, f, "xlsx")
+    db.session.commit()
     body = exports.xlsx_report(user, f)
     name = f"sipas-{f.unit.code}-{f.period.value.replace('/', '_')}.xlsx"
     return Response(
@@ -241,19 +255,19 @@ def public_unit(code: str):
     ratelimit.enforce("public-page", request.remote_addr or "-", limit, lambda wait: _(
         "Too many requests from your address. Please wait %(seconds)s seconds and try again.",
         seconds=format_number(wait)))
-    unit = reports.public_unit(code)
+    unit = filters.public_unit(code)
     if unit is None:
         raise NotFound()
     try:
-        f = reports.public_filters(unit, request.args)
-    except reports.ReportError as exc:
+        f = filters.public_filters(unit, request.args)
+    except errors.ReportError as exc:
         raise bad_request(exc.code) from None
-    if f.period.start > reports.local_today():
+    if f.period.start > clock.local_today():
         raise bad_request("period")
     return render_template(
         "admin/dashboard/public.html",
-        unit=unit, f=f, head=reports.headline(f), peer=reports.peer_rank(f),
-        ranking=reports.ranking(f), trend=reports.trend(f),
-        min_report_n=reports.min_report_n(), channel_names=channel_names(),
-        questionnaire=reports.questionnaire(),
+        unit=unit, f=f, head=figures.headline(f), peer=rankings.peer_rank(f),
+        ranking=rankings.ranking(f), trend=figures.trend(f),
+        min_report_n=figures.min_report_n(), channel_names=channel_names(),
+        questionnaire=figures.questionnaire(),
     )

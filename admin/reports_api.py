@@ -20,7 +20,9 @@ from admin.openapi import register_paths, retry_later
 from core import ratelimit, sipas
 from core.extensions import csrf, db
 from core.models import Counter, Procedure, User
-from core.services import api_tokens, reports, scope, survey_tokens
+from core.services import api_tokens, scope, survey_tokens
+from core.services.reporting import errors, figures, filters, periods
+from core.services.reporting.rankings import ranking
 
 bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -52,14 +54,14 @@ def _user() -> User:
     return user
 
 
-def _filters(user: User) -> reports.Filters:
+def _filters(user: User) -> filters.Filters:
     try:
-        return reports.build_filters(user, request.args)
-    except reports.ReportError as exc:
+        return filters.build_filters(user, request.args)
+    except errors.ReportError as exc:
         raise _bad(_("Invalid filter (%(what)s): %(why)s", what=exc.code, why=str(exc))) from None
 
 
-def _about(f: reports.Filters) -> dict[str, Any]:
+def _about(f: filters.Filters) -> dict[str, Any]:
     return {
         "unit": {"id": f.unit.id, "code": f.unit.code, "name": f.unit.name, "level": f.unit.level},
         "period": {"kind": f.period.kind, "value": f.period.value,
@@ -68,7 +70,7 @@ def _about(f: reports.Filters) -> dict[str, Any]:
                             "end": f.period.previous().end.isoformat()},
         "channels": list(f.channels),
         "include_misuse": f.include_misuse,
-        "min_report_n": reports.min_report_n(),
+        "min_report_n": figures.min_report_n(),
         # Every figure of the answer was computed by this method (docs/METHOD.md, "The indices").
         "method_version": sipas.METHOD_VERSION,
     }
@@ -78,7 +80,7 @@ def _about(f: reports.Filters) -> dict[str, Any]:
 def indices():
     """SIPAS-style index, element indices and counter rate for a unit and period."""
     f = _filters(_user())
-    return jsonify({**_about(f), **reports.headline(f).as_dict()})
+    return jsonify({**_about(f), **figures.headline(f).as_dict()})
 
 
 @bp.get("/reports/rankings")
@@ -91,7 +93,7 @@ def rankings():
          "rank": r.rank, "previous_rank": r.previous_rank, "change": r.change,
          "sipas_index": {**r.sipas.as_dict(), "basis": r.basis},
          "counter_rate": r.counter_rate.as_dict()}
-        for r in reports.ranking(f)
+        for r in ranking(f)
     ]
     return jsonify({**_about(f), "rows": rows})
 
@@ -100,14 +102,14 @@ def rankings():
 def timeseries():
     """Monthly SIPAS-style index and counter rate up to the end of the period."""
     f = _filters(_user())
-    months = request.args.get("months", default=reports.TREND_MONTHS, type=int)
+    months = request.args.get("months", default=figures.TREND_MONTHS, type=int)
     if months is None or not 1 <= months <= 60:
         raise _bad(_("months must be between 1 and 60."))
     points = [
         {"month": p.month.strftime("%Y-%m"),
          "sipas_index": {**p.sipas.as_dict(), "basis": p.basis},
          "counter_rate": p.counter_rate.as_dict()}
-        for p in reports.trend(f, months)
+        for p in figures.trend(f, months)
     ]
     return jsonify({**_about(f), "points": points})
 
@@ -127,7 +129,7 @@ def dossier_token():
     unit_ref = body.get("unit")
     if not isinstance(unit_ref, (int, str)) or isinstance(unit_ref, bool):
         raise _bad(_("unit (id or code) is required."))
-    unit = reports.resolve_unit(user, str(unit_ref))
+    unit = filters.resolve_unit(user, str(unit_ref))
     counter_id = _optional_id(body, "counter_id")
     procedure_id = _optional_id(body, "procedure_id")
     if counter_id is not None:
@@ -155,13 +157,13 @@ _FILTER_PARAMS = [
     {"name": "unit", "in": "query", "schema": {"type": "string"},
      "description": "Unit id or code (default: the token owner's unit)."},
     {"name": "period", "in": "query",
-     "schema": {"type": "string", "enum": list(reports.PERIOD_KINDS)}},
+     "schema": {"type": "string", "enum": list(periods.PERIOD_KINDS)}},
     {"name": "value", "in": "query", "schema": {"type": "string"},
      "description": "YYYY-MM, YYYY-Qn or YYYY (default: the current one)."},
     {"name": "start", "in": "query", "schema": {"type": "string", "format": "date"}},
     {"name": "end", "in": "query", "schema": {"type": "string", "format": "date"}},
     {"name": "channel", "in": "query", "style": "form", "explode": True,
-     "schema": {"type": "array", "items": {"type": "string", "enum": list(reports.ALL_CHANNELS)}}},
+     "schema": {"type": "array", "items": {"type": "string", "enum": list(filters.ALL_CHANNELS)}}},
     {"name": "misuse", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
 ]
 _ERRORS = {

@@ -70,10 +70,10 @@ def raw_headline(f):
     from core import sipas
     from core.extensions import db
     from core.models import KioskRating, SurveyAnswer, SurveyResponse, Unit
-    from core.services import reports
+    from core.services.reporting import figures
 
-    q = reports.questionnaire()
-    element_of = reports.service_element_of_item(q)
+    q = figures.questionnaire()
+    element_of = figures.service_element_of_item(q)
     out = []
     for period in (f.period, f.period.previous()):
         units = select(Unit.id).where(Unit.path.startswith(f.unit.path))
@@ -103,13 +103,13 @@ def raw_headline(f):
 
 
 def dashboard_figures(f):
-    from core.services import reports
+    from core.services.reporting import breakdowns, figures, rankings
 
-    head = reports.overview(f).headline
-    reports.trend(f)
-    reports.heatmap(f)
-    reports.reasons(f, head.totals)
-    reports.perception(f, head.totals)
+    head = rankings.overview(f).headline
+    figures.trend(f)
+    figures.heatmap(f)
+    breakdowns.reasons(f, head.totals)
+    breakdowns.perception(f, head.totals)
     return head
 
 
@@ -127,14 +127,14 @@ def export_child(period_start: str, period_end: str) -> None:
     """Run in a fresh process: stream the CSV to /dev/null and report peak memory."""
     from core.extensions import db
     from core.models import Unit, User
-    from core.services import exports, reports
+    from core.services.reporting import exports, filters, periods
 
     with tempfile.TemporaryDirectory() as instance:
         app = make_app(instance)
         with app.app_context():
             admin = db.session.scalar(select(User).where(User.username == "bench"))
             province = db.session.scalar(select(Unit).where(Unit.code == "T-DEMO"))
-            f = reports.Filters(province, reports.Period(
+            f = filters.Filters(province, periods.Period(
                 "custom", date.fromisoformat(period_start), date.fromisoformat(period_end)),
                 channels=("kiosk",), include_misuse=True)
             before = high_water_mb()
@@ -164,7 +164,8 @@ def main() -> None:
         Unit,
         User,
     )
-    from core.services import demo_data, reports
+    from core.services import demo_data
+    from core.services.reporting import figures, filters, periods
     from core.services.users import create_user
 
     ratings = int(os.environ.get("BENCH_RATINGS", "10000000"))
@@ -205,9 +206,9 @@ def main() -> None:
             province = db.session.scalar(select(Unit).where(Unit.code == "T-DEMO"))
             commune = db.session.scalar(select(Unit).where(Unit.code == "T-DEMO-X1"))
             scenarios = {
-                "province, year": reports.Filters(province, reports.year_period(last.year)),
-                "commune, month": reports.Filters(
-                    commune, reports.month_period(last.year, last.month)),
+                "province, year": filters.Filters(province, periods.year_period(last.year)),
+                "commune, month": filters.Filters(
+                    commune, periods.month_period(last.year, last.month)),
             }
             client = app.test_client()
             client.post("/admin/login", data={"username": "bench",
@@ -215,18 +216,18 @@ def main() -> None:
             print(f"{'scenario':16} {'figures p50/p95 ms':>20} {'page p50/p95 ms':>18} "
                   f"{'headline ms':>12} {'raw GROUP BY ms':>16} {'ratio':>7}")
             for name, f in scenarios.items():
-                figures = timed(lambda f=f: dashboard_figures(f), runs=30)
+                figure_ms = timed(lambda f=f: dashboard_figures(f), runs=30)
                 db.session.rollback()
                 args = f.query_args()
                 page = timed(lambda args=args: client.get("/admin/dashboard", query_string=args),
                              runs=20)
-                head = timed(lambda f=f: reports.headline(f), runs=30)
+                head = timed(lambda f=f: figures.headline(f), runs=30)
                 raw = timed(lambda f=f: raw_headline(f), runs=3, warm=1)
-                h = reports.headline(f)
+                h = figures.headline(f)
                 expect = raw_headline(f)[0]
                 same = (h.counter_rate.value == expect[0]
                         and abs((h.sipas.value or 0) - (expect[1] or 0)) < 1e-9)
-                print(f"{name:16} {p(figures, .5):9.1f}/{p(figures, .95):<9.1f} "
+                print(f"{name:16} {p(figure_ms, .5):9.1f}/{p(figure_ms, .95):<9.1f} "
                       f"{p(page, .5):8.1f}/{p(page, .95):<8.1f} {p(head, .5):12.1f} "
                       f"{p(raw, .5):16.1f} {p(raw, .5) / p(head, .5):6.0f}x"
                       f"  same figures: {same}")

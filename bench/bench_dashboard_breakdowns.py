@@ -2,7 +2,7 @@
 
 Uses the database of bench/bench_dashboard.py (BENCH_DATABASE_URL, default ``sipas_dashbench``)
 as it is: it migrates it to the head revision (which fills ``rollup_dim_months`` from the fine
-cells) but generates nothing. In one run it times ``reports.breakdown`` (whole months from
+cells) but generates nothing. In one run it times ``breakdowns.breakdown`` (whole months from
 ``rollup_dim_months``, partial months from ``rollup_counts``) against the same figures read from
 the fine ``rollup_counts`` cells alone (the previous method), checks they agree, and reports the
 ratio (the two are timed alternately, run by run). The officer breakdown reads the fine cells
@@ -36,30 +36,30 @@ def interleaved(a, b, runs: int) -> tuple[list[float], list[float]]:
 def fine_only(f, by: str):
     """The breakdown as it was computed before rollup_dim_months: every fine cell of the range."""
     from core.extensions import db
-    from core.models import Procedure, RollupCount
-    from core.services import reports
+    from core.models import Procedure, RollupCount, Unit
+    from core.services.reporting import cells, figures
 
-    q = reports.questionnaire()
+    q = figures.questionnaire()
     r = RollupCount
     dim = {"counter": r.counter_id, "officer": r.officer_id}.get(by, r.procedure_id)
-    per_key: dict[int, reports.CellTotals] = defaultdict(reports.CellTotals)
+    per_key: dict[int, cells.CellTotals] = defaultdict(cells.CellTotals)
     for key, code, level, misuse, count in db.session.execute(
         select(dim, r.item_code, r.level, r.misuse, func.sum(r.count))
         .where(r.day >= f.period.start, r.day <= f.period.end,
-               r.unit_id.in_(select(reports.Unit.id).where(
-                   reports.Unit.path.startswith(f.unit.path))),
-               r.channel.in_(f.channels), r.item_code.in_(reports._headline_codes(q)), dim != 0)
+               r.unit_id.in_(select(Unit.id).where(
+                   Unit.path.startswith(f.unit.path))),
+               r.channel.in_(f.channels), r.item_code.in_(figures.headline_codes(q)), dim != 0)
         .group_by(dim, r.item_code, r.level, r.misuse)
     ):
         per_key[int(key)].add(code, level, misuse, count)
     if by == "field":
         field_of = dict(db.session.execute(select(Procedure.id, Procedure.field_id)).all())
-        merged: dict[int, reports.CellTotals] = defaultdict(reports.CellTotals)
+        merged: dict[int, cells.CellTotals] = defaultdict(cells.CellTotals)
         for pid, t in per_key.items():
             if field_of.get(pid) is not None:
-                reports._merge_into(merged[field_of[pid]], t)
+                cells.merge_into(merged[field_of[pid]], t)
         per_key = merged
-    return {k: reports.headline_from_totals(t, f, q) for k, t in per_key.items()}
+    return {k: figures.headline_from_totals(t, f, q) for k, t in per_key.items()}
 
 
 def main() -> None:
@@ -67,7 +67,7 @@ def main() -> None:
 
     from core.extensions import db
     from core.models import KioskRating, RollupDimMonth, Unit, User
-    from core.services import reports
+    from core.services.reporting import breakdowns, filters, periods
 
     with tempfile.TemporaryDirectory() as instance:
         app = make_app(instance)
@@ -80,14 +80,14 @@ def main() -> None:
             admin = db.session.scalar(select(User).where(User.username == "bench"))
             last = db.session.scalar(select(func.max(KioskRating.local_day)))
             province = db.session.scalar(select(Unit).where(Unit.code == "T-DEMO"))
-            f = reports.Filters(province, reports.year_period(last.year))
+            f = filters.Filters(province, periods.year_period(last.year))
             print(f"{'province, year':16} {'by':10} {'breakdown p50/p95 ms':>22} "
                   f"{'fine cells p50/p95 ms':>22} {'ratio':>6}")
             for by in ("counter", "procedure", "field", "officer"):
-                new, old = interleaved(lambda by=by: reports.breakdown(admin, f, by),
+                new, old = interleaved(lambda by=by: breakdowns.breakdown(admin, f, by),
                                        lambda by=by: fine_only(f, by), runs=7)
                 rows = {r.key: (r.sipas.value, r.counter_rate.value)
-                        for r in reports.breakdown(admin, f, by)}
+                        for r in breakdowns.breakdown(admin, f, by)}
                 ref = {k: (h.sipas.value, h.counter_rate.value)
                        for k, h in fine_only(f, by).items()}
                 same = rows == ref

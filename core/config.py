@@ -145,7 +145,7 @@ def load(env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | No
         "REDIS_URL": redis_url,
         "BABEL_DEFAULT_LOCALE": locale,
         "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
-        # Suppression thresholds (docs/METHOD.md): read by core.services.reports, which passes
+        # Suppression thresholds (docs/METHOD.md): read by core.services.reporting, which passes
         # them to the pure engine in core/sipas.py; pages, API and exports all go through it.
         "MIN_REPORT_N": _int(env, "MIN_REPORT_N", 10, minimum=1),
         "MIN_OFFICER_N": _int(env, "MIN_OFFICER_N", 20, minimum=1),

@@ -8,7 +8,7 @@ import pytest
 
 from core import clock
 from core.models import utcnow
-from core.services import reports
+from core.services.reporting import periods
 
 # 17:30 UTC on New Year's Eve is already 00:30 on 1 January in Hanoi.
 HANOI_NEW_YEAR = datetime(2026, 12, 31, 17, 30, tzinfo=UTC)
@@ -23,10 +23,10 @@ def test_a_pinned_clock_is_what_utcnow_and_the_local_day_read():
 
 def test_the_default_period_is_the_current_month_in_hanoi_not_in_utc():
     with clock.pinned(HANOI_NEW_YEAR):
-        month = reports.parse_period(None)
+        month = periods.parse_period(None)
         assert (month.start, month.end) == (date(2027, 1, 1), date(2027, 1, 31))
-        assert reports.parse_period("quarter").value == "2027-Q1"
-        assert reports.parse_period("year").value == "2027"
+        assert periods.parse_period("quarter").value == "2027-Q1"
+        assert periods.parse_period("year").value == "2027"
 
 
 def test_pins_nest_and_a_naive_time_is_refused():

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import AuditEntry, KioskRating, SurveyResponse, User
-from core.services import demo_data, exports, reports
+from core.services import demo_data
+from core.services.reporting import exports, filters, periods
 from tests.dashboard_support import counter_of, login, officer, respond, tap, unit, user
 
 DAY = date(2026, 11, 3)
@@ -80,7 +81,7 @@ def test_responses_csv_masks_numbers_and_keeps_vietnamese(data, client):
 def test_csv_is_a_generator_reading_one_page_at_a_time(demo):
     demo_data.generate(2400, 60, months=1, seed=3, today=date(2026, 12, 1))
     admin = user("root", "admin", None)
-    f = reports.Filters(unit("T-DEMO"), reports.month_period(2026, 11), include_misuse=True)
+    f = filters.Filters(unit("T-DEMO"), periods.month_period(2026, 11), include_misuse=True)
     total = db.session.scalar(select(func.count()).select_from(KioskRating))
     stream = exports.ratings_csv(admin, f, page=250)
     assert inspect.isgenerator(stream)
@@ -97,8 +98,8 @@ def test_csv_is_a_generator_reading_one_page_at_a_time(demo):
 def test_streaming_memory_does_not_grow_with_the_number_of_rows(demo):
     demo_data.generate(4000, 0, months=1, seed=5, today=date(2026, 12, 1))
     admin = user("root", "admin", None)
-    whole = reports.Filters(unit("T-DEMO"), reports.month_period(2026, 11))
-    first_days = reports.Filters(unit("T-DEMO"), reports.Period(
+    whole = filters.Filters(unit("T-DEMO"), periods.month_period(2026, 11))
+    first_days = filters.Filters(unit("T-DEMO"), periods.Period(
         "custom", date(2026, 11, 1), date(2026, 11, 6)))
 
     def peak(f) -> tuple[int, int]:

@@ -25,7 +25,15 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from core.services import reports
+from core.services.reporting import (
+    breakdowns,
+    comments,
+    errors,
+    figures,
+    filters,
+    periods,
+    rankings,
+)
 from core.sipas import round2
 from tests.dashboard_support import counter_of, login, respond, tap, unit, user
 
@@ -92,12 +100,12 @@ def dataset(demo):
     return demo
 
 
-def nov(code: str, **kw) -> reports.Filters:
-    return reports.Filters(unit(code), reports.month_period(2026, 11), **kw)
+def nov(code: str, **kw) -> filters.Filters:
+    return filters.Filters(unit(code), periods.month_period(2026, 11), **kw)
 
 
 def test_headline_figures_match_the_hand_computation(dataset):
-    h = reports.headline(nov("T-DEMO-X1"))
+    h = figures.headline(nov("T-DEMO-X1"))
     assert round2(h.counter_rate.value) == 75.00
     assert h.counter_rate.n == 12
     assert (round(h.counter_rate.low, 2), round(h.counter_rate.high, 2)) == wilson(9, 12)
@@ -115,41 +123,41 @@ def test_headline_figures_match_the_hand_computation(dataset):
 
 
 def test_misuse_can_be_included(dataset):
-    h = reports.headline(nov("T-DEMO-X1", include_misuse=True))
+    h = figures.headline(nov("T-DEMO-X1", include_misuse=True))
     assert round2(h.counter_rate.value) == round(100 * 10 / 13, 2) == 76.92
     assert round2(h.items["TC1"].value) == round(100 * 9 / 11, 2)
     assert h.respondents == 11
 
 
 def test_channel_filter_separates_taps_from_surveys(dataset):
-    taps_only = reports.headline(nov("T-DEMO-X1", channels=("kiosk",)))
+    taps_only = figures.headline(nov("T-DEMO-X1", channels=("kiosk",)))
     assert taps_only.counter_rate.n == 12 and taps_only.respondents == 0
     assert taps_only.sipas.suppressed
-    survey_only = reports.headline(nov("T-DEMO-X1", channels=("poster",)))
+    survey_only = figures.headline(nov("T-DEMO-X1", channels=("poster",)))
     assert survey_only.counter_rate.n == 0 and survey_only.respondents == 10
 
 
 def test_suppression_below_min_report_n(dataset):
     # Nine respondents: one fewer than MIN_REPORT_N, so "không đủ mẫu".
-    q4 = reports.Filters(unit("T-DEMO-X1"), reports.Period("custom", NOV, NOV),
+    q4 = filters.Filters(unit("T-DEMO-X1"), periods.Period("custom", NOV, NOV),
                          channels=("poster",))
     from core.extensions import db
     from core.models import RollupUnitDay
 
-    assert reports.headline(q4).respondents == 10
+    assert figures.headline(q4).respondents == 10
     db.session.execute(
         RollupUnitDay.__table__.update()
         .where(RollupUnitDay.item_code == "RESP", RollupUnitDay.unit_id == unit("T-DEMO-X1").id,
                RollupUnitDay.day == NOV, RollupUnitDay.misuse.is_(False))
         .values(count=9)
     )
-    h = reports.headline(q4)
+    h = figures.headline(q4)
     assert h.respondents == 9 and h.sipas.suppressed and h.sipas.as_dict()["value"] is None
     db.session.rollback()
 
 
 def test_ranking_with_rank_change(dataset):
-    rows = {r.unit.code: r for r in reports.ranking(nov("T-DEMO-H1"))}
+    rows = {r.unit.code: r for r in rankings.ranking(nov("T-DEMO-H1"))}
     assert (rows["T-DEMO-X2"].rank, rows["T-DEMO-X2"].previous_rank) == (1, 2)
     assert rows["T-DEMO-X2"].change == 1
     assert (rows["T-DEMO-X1"].rank, rows["T-DEMO-X1"].previous_rank) == (2, 1)
@@ -246,41 +254,41 @@ def test_perception_and_reasons_are_tallied(demo):
     tap(x1, NOV, 2, reasons=["waiting_time"])
     db.session.commit()
     f = nov("T-DEMO-X1")
-    trips = next(p for p in reports.perception(f) if p.question == "trips")
+    trips = next(p for p in breakdowns.perception(f) if p.question == "trips")
     shares = {code: round2(fig.value) for code, _n, fig in trips.options}
     assert shares == {"1": 70.0, "2": 30.0, "3": 0.0, "4plus": 0.0}
-    counts = {r.code: r.count for r in reports.reasons(f)}
+    counts = {r.code: r.count for r in breakdowns.reasons(f)}
     assert counts["waiting_time"] == 2 and counts["officer_attitude"] == 1
 
 
 def test_periods_and_their_previous_equivalents():
-    p = reports.parse_period("quarter", "2026-Q1")
+    p = periods.parse_period("quarter", "2026-Q1")
     assert (p.start, p.end) == (date(2026, 1, 1), date(2026, 3, 31))
-    assert p.previous() == reports.quarter_period(2025, 4)
-    assert reports.parse_period("month", "2026-03").previous().end == date(2026, 2, 28)
-    custom = reports.parse_period("custom", start="2026-11-01", end="2026-11-10")
+    assert p.previous() == periods.quarter_period(2025, 4)
+    assert periods.parse_period("month", "2026-03").previous().end == date(2026, 2, 28)
+    custom = periods.parse_period("custom", start="2026-11-01", end="2026-11-10")
     assert (custom.previous().start, custom.previous().end) == (date(2026, 10, 22),
                                                                 date(2026, 10, 31))
     for bad in (("month", "2026-13"), ("year", "26"), ("week", "1")):
-        with pytest.raises(reports.ReportError):
-            reports.parse_period(*bad)
-    with pytest.raises(reports.ReportError):
-        reports.parse_period("custom", start="2026-11-10", end="2026-11-01")
+        with pytest.raises(errors.ReportError):
+            periods.parse_period(*bad)
+    with pytest.raises(errors.ReportError):
+        periods.parse_period("custom", start="2026-11-10", end="2026-11-01")
 
 
 def test_phone_and_id_numbers_are_masked():
-    assert reports.mask_numbers("Gọi 0912 345 678 nhé") == "Gọi •••••••••• nhé"
-    assert reports.mask_numbers("CCCD 079190001234.") == "CCCD ••••••••••••."
-    assert reports.mask_numbers("+84 28.3822.1234") == "••••••••••••"
-    assert reports.mask_numbers("Quầy 3 mất 45 phút") == "Quầy 3 mất 45 phút"
+    assert comments.mask_numbers("Gọi 0912 345 678 nhé") == "Gọi •••••••••• nhé"
+    assert comments.mask_numbers("CCCD 079190001234.") == "CCCD ••••••••••••."
+    assert comments.mask_numbers("+84 28.3822.1234") == "••••••••••••"
+    assert comments.mask_numbers("Quầy 3 mất 45 phút") == "Quầy 3 mất 45 phút"
 
 
 def test_the_overview_read_by_unit_equals_the_headline_and_ranking_read_apart(dataset):
     for code in ("T-DEMO", "T-DEMO-H1", "T-DEMO-X1"):
         for f in (nov(code), nov(code, include_misuse=True), nov(code, channels=("kiosk",))):
-            view = reports.overview(f)
-            assert view.headline.as_dict() == reports.headline(f).as_dict()
-            assert view.ranking == reports.ranking(f)
+            view = rankings.overview(f)
+            assert view.headline.as_dict() == figures.headline(f).as_dict()
+            assert view.ranking == rankings.ranking(f)
 
 
 def test_breakdowns_by_counter_procedure_and_field(demo):
@@ -300,14 +308,14 @@ def test_breakdowns_by_counter_procedure_and_field(demo):
     db.session.commit()
     admin = User(username="x", role="admin", password_hash="-")
     f = nov("T-DEMO-TTHCC")
-    by_counter = reports.breakdown(admin, f, "counter")
+    by_counter = breakdowns.breakdown(admin, f, "counter")
     assert [(r.code, round2(r.counter_rate.value), r.counter_rate.n) for r in by_counter] == [
         ("T-DEMO-TTHCC/Q01", 60.0, 30)]
     by_procedure = {r.code: round2(r.counter_rate.value)
-                    for r in reports.breakdown(admin, f, "procedure")}
+                    for r in breakdowns.breakdown(admin, f, "procedure")}
     assert by_procedure == {"HT-001": 70.0, "CT-001": 20.0, "HT-002": 90.0}
     by_field = {r.code: (round2(r.counter_rate.value), r.counter_rate.n)
-                for r in reports.breakdown(admin, f, "field")}
+                for r in breakdowns.breakdown(admin, f, "field")}
     assert by_field == {"HT": (80.0, 20), "CT": (20.0, 10)}  # pooled taps: 16 of 20
 
 
@@ -323,11 +331,11 @@ def test_heat_map_and_trend_come_from_the_hour_and_month_cells(demo):
         tap(x1, date(2026, 9, 30), level)
     db.session.commit()
     f = nov("T-DEMO-X1")
-    cells = reports.heatmap(f)
+    cells = figures.heatmap(f)
     assert set(cells) == {(0, 8), (0, 14)}
     assert (cells[(0, 8)].total, cells[(0, 8)].satisfied) == (2, 1)
     assert (cells[(0, 14)].total, cells[(0, 14)].satisfied) == (3, 3)
-    months = {p.month: p.counter_rate for p in reports.trend(f, months=3)}
+    months = {p.month: p.counter_rate for p in figures.trend(f, months=3)}
     assert months[date(2026, 9, 1)].value == 100.0
     assert months[date(2026, 10, 1)].n == 0
     assert months[date(2026, 11, 1)].suppressed and months[date(2026, 11, 1)].n == 5

@@ -24,7 +24,9 @@ import pytest
 
 from core import create_app
 from core.extensions import db
-from core.services import api_tokens, reports
+from core.models import User
+from core.services import api_tokens
+from core.services.reporting import breakdowns, figures, filters, periods, rankings
 from tests.conftest import SECRET
 from tests.dashboard_support import counter_of, login, respond, tap, unit, user
 from tests.test_dashboard_figures import ALL, xlsx_cells
@@ -60,8 +62,8 @@ def dataset(demo):
     return demo
 
 
-def nov(code: str) -> reports.Filters:
-    return reports.Filters(unit(code), reports.month_period(2026, 11))
+def nov(code: str) -> filters.Filters:
+    return filters.Filters(unit(code), periods.month_period(2026, 11))
 
 
 def _token() -> dict[str, str]:
@@ -76,7 +78,7 @@ def _token() -> dict[str, str]:
 
 
 def test_a_unit_without_any_valid_pa_answer_has_no_service_index(dataset):
-    h = reports.headline(nov("T-DEMO-X1"))
+    h = figures.headline(nov("T-DEMO-X1"))
     assert h.elements["TC"].value == 100 and h.elements["PA"].value is None
     assert h.sipas.value is None and h.sipas.missing == ("PA",)
     assert h.sipas.reason == "incomplete_elements"
@@ -84,7 +86,7 @@ def test_a_unit_without_any_valid_pa_answer_has_no_service_index(dataset):
 
 
 def test_a_unit_without_a_service_index_is_not_ranked(dataset):
-    rows = {r.unit.code: r for r in reports.ranking(nov("T-DEMO-H1"))}
+    rows = {r.unit.code: r for r in rankings.ranking(nov("T-DEMO-H1"))}
     assert rows["T-DEMO-X1"].rank is None
     assert (rows["T-DEMO-P1"].rank, rows["T-DEMO-X2"].rank) == (1, 2)
 
@@ -133,7 +135,7 @@ def test_the_xlsx_says_why_there_is_no_index(dataset, client):
 
 
 def test_figures_are_exact_and_rounded_half_up(dataset):
-    h = reports.headline(nov("T-DEMO-X2"))
+    h = figures.headline(nov("T-DEMO-X2"))
     assert h.counter_rate.value == Fraction(90625, 1000)
     assert h.sipas.value == Fraction(96875, 1000)
     assert h.counter_rate.as_dict()["value"] == 90.63
@@ -203,10 +205,10 @@ def test_the_pct_filter_rounds_half_up_then_formats_for_the_locale(app, value, l
 
 
 def test_ranks_use_unrounded_values_although_both_print_96_88(dataset, client):
-    p1 = reports.headline(nov("T-DEMO-P1")).sipas.value
-    x2 = reports.headline(nov("T-DEMO-X2")).sipas.value
-    assert p1 > x2 and reports.Figure(p1, 12, None, None, False).as_dict()["value"] == 96.88
-    rows = {r.unit.code: r.rank for r in reports.ranking(nov("T-DEMO-H1"))}
+    p1 = figures.headline(nov("T-DEMO-P1")).sipas.value
+    x2 = figures.headline(nov("T-DEMO-X2")).sipas.value
+    assert p1 > x2 and figures.Figure(p1, 12, None, None, False).as_dict()["value"] == 96.88
+    rows = {r.unit.code: r.rank for r in rankings.ranking(nov("T-DEMO-H1"))}
     assert (rows["T-DEMO-P1"], rows["T-DEMO-X2"]) == (1, 2)  # not a tie at 96.88
     user("boss", "admin", None)
     login(client, "boss")
@@ -231,7 +233,7 @@ def test_equal_indices_share_a_rank_and_the_next_is_skipped(demo):
         for i in range(12):
             respond(counter_of(code), NOV, {**{c: 5 for c in ALL}, **plan(i)})
     db.session.commit()
-    rows = {r.unit.code: r.rank for r in reports.ranking(nov("T-DEMO-H1"))}
+    rows = {r.unit.code: r.rank for r in rankings.ranking(nov("T-DEMO-H1"))}
     assert rows == {"T-DEMO-X1": 1, "T-DEMO-X2": 2, "T-DEMO-P1": 2}
 
 
@@ -283,7 +285,7 @@ def test_min_report_n_from_the_environment_reaches_every_figure(dataset, databas
         assert "dưới 40 phiếu" in cells["A2"] and cells["K5"] == "không đủ mẫu"
     # The default (10) shows them.
     with dataset.app_context():
-        assert reports.headline(nov("T-DEMO-X2")).counter_rate.shown == Fraction(90625, 1000)
+        assert figures.headline(nov("T-DEMO-X2")).counter_rate.shown == Fraction(90625, 1000)
 
 
 def test_min_officer_n_from_the_environment_hides_officer_figures(demo, database_url, tmp_path):
@@ -296,8 +298,9 @@ def test_min_officer_n_from_the_environment_hides_officer_figures(demo, database
     db.session.commit()
     user("boss", "admin", None)
     f = nov("T-DEMO-X1")
-    boss = db.session.scalar(db.select(reports.User).where(reports.User.username == "boss"))
-    rows = reports.breakdown(boss, f, "officer")
+    boss = db.session.scalar(db.select(User).where(User.username == "boss"))
+    rows = breakdowns.breakdown(boss, f, "officer")
+    db.session.commit()  # the caller commits the officer view's audit entry, as the view does
     assert rows[0].counter_rate.shown == 80  # 25 taps >= 20 (the default)
     other = _env_app(database_url, tmp_path, {"SIPAS_MIN_OFFICER_N": "30"})
     with other.app_context():

@@ -24,7 +24,8 @@ from core.models import (
     SurveyResponse,
     Unit,
 )
-from core.services import demo_data, reports, rollups
+from core.services import demo_data, rollups
+from core.services.reporting import breakdowns, cells, figures, filters, periods
 from core.services.rollups import Key
 
 TODAY = date(2026, 12, 1)
@@ -132,9 +133,9 @@ def test_generated_history_has_rollups_equal_to_raw_counts(demo):
 def test_the_dashboard_over_rollups_equals_the_figures_over_raw_rows(demo):
     demo_data.generate(3000, 400, months=2, seed=11, today=TODAY)
     province = db.session.scalar(select(Unit).where(Unit.code == "T-DEMO"))
-    f = reports.Filters(province, reports.Period("custom", TODAY - timedelta(days=61),
+    f = filters.Filters(province, periods.Period("custom", TODAY - timedelta(days=61),
                                                  TODAY - timedelta(days=1)))
-    head = reports.headline(f, with_previous=False)
+    head = figures.headline(f, with_previous=False)
 
     levels = [(lv, m is not None) for lv, m in db.session.execute(
         select(KioskRating.level, KioskRating.misuse))]
@@ -148,7 +149,7 @@ def test_the_dashboard_over_rollups_equals_the_figures_over_raw_rows(demo):
         answers.setdefault(code, []).append((level, misuse is not None))
     counts = {code: sipas.Counts.from_answers([a for a, _ in v], [m for _, m in v])
               for code, v in answers.items()}
-    element_of = reports.service_element_of_item(reports.questionnaire())
+    element_of = figures.service_element_of_item(figures.questionnaire())
     expected = sipas.compute_service(counts, element_of)
     assert head.sipas.value == expected.service
     assert {k: v.value for k, v in head.elements.items()} == expected.elements
@@ -244,26 +245,26 @@ def test_breakdowns_over_months_and_partial_days_equal_the_fine_cells(demo):
     demo_data.generate(2000, 300, months=3, seed=9, today=TODAY)
     admin = create_user("breakdown.admin", "breakdown-pass-1234", role="admin")
     province = db.session.scalar(select(Unit).where(Unit.code == "T-DEMO"))
-    period = reports.Period("custom", (TODAY - timedelta(days=75)).replace(day=9),
+    period = periods.Period("custom", (TODAY - timedelta(days=75)).replace(day=9),
                             TODAY - timedelta(days=3))
-    q = reports.questionnaire()
+    q = figures.questionnaire()
     for include_misuse in (False, True):
-        f = reports.Filters(province, period, include_misuse=include_misuse)
+        f = filters.Filters(province, period, include_misuse=include_misuse)
         for by, column in (("counter", RollupCount.counter_id),
                            ("procedure", RollupCount.procedure_id)):
-            fine: dict[int, reports.CellTotals] = {}
+            fine: dict[int, cells.CellTotals] = {}
             r = RollupCount
             for key, code, level, misuse, count in db.session.execute(
                 select(column, r.item_code, r.level, r.misuse, func.sum(r.count))
                 .where(r.day >= period.start, r.day <= period.end, column != 0)
                 .group_by(column, r.item_code, r.level, r.misuse)
             ):
-                fine.setdefault(key, reports.CellTotals()).add(code, level, misuse, count)
+                fine.setdefault(key, cells.CellTotals()).add(code, level, misuse, count)
             expected = {}
             for key, t in fine.items():
-                h = reports.headline_from_totals(t, f, q)
+                h = figures.headline_from_totals(t, f, q)
                 expected[key] = (h.sipas.value, h.sipas.n, h.counter_rate.value,
                                  h.counter_rate.n)
             got = {row.key: (row.sipas.value, row.sipas.n, row.counter_rate.value,
-                             row.counter_rate.n) for row in reports.breakdown(admin, f, by)}
+                             row.counter_rate.n) for row in breakdowns.breakdown(admin, f, by)}
             assert got == expected and got, (by, include_misuse)

@@ -202,15 +202,15 @@ def test_tap_follow_up_qr_survey_reach_the_dashboard_once_and_linked(aggregator,
 
     with live_db(aggregator):
         from core.extensions import db
-        from core.services import reports
+        from core.services.reporting import figures, filters, periods
 
         unit = db.session.get(Unit, unit_id)
-        figures = reports.headline(reports.Filters(unit, reports.Period("custom", day, day)),
-                                   with_previous=False)
+        head = figures.headline(filters.Filters(unit, periods.Period("custom", day, day)),
+                                with_previous=False)
         # A handful of taps: the rate and its n, shown as "không đủ mẫu" below n = 10.
-        assert figures.counter_rate.n == n and figures.counter_rate.value == pytest.approx(rate)
-        assert figures.counter_rate.suppressed and figures.respondents == respondents
-        assert figures.tap_distribution[2] == sum(level == 2 for level in day_taps) >= 1
+        assert head.counter_rate.n == n and head.counter_rate.value == pytest.approx(rate)
+        assert head.counter_rate.suppressed and head.respondents == respondents
+        assert head.tap_distribution[2] == sum(level == 2 for level in day_taps) >= 1
 
         from core.services import api_tokens
 

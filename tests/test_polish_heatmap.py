@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import RollupHour
-from core.services import reports, rollups
+from core.services import rollups
+from core.services.reporting import figures, filters, periods
 from tests.dashboard_support import counter_of, login, tap, unit, user
 
 MONDAY = date(2026, 11, 9)
@@ -28,19 +29,19 @@ def taps(demo):
     return demo
 
 
-def nov(**kw) -> reports.Filters:
-    return reports.Filters(unit("T-DEMO-X1"), reports.month_period(2026, 11), **kw)
+def nov(**kw) -> filters.Filters:
+    return filters.Filters(unit("T-DEMO-X1"), periods.month_period(2026, 11), **kw)
 
 
 def test_flagged_taps_are_left_out_unless_the_filter_includes_them(taps):
-    plain = reports.heatmap(nov())
+    plain = figures.heatmap(nov())
     assert set(plain) == {(0, 8)}
     assert (plain[(0, 8)].total, plain[(0, 8)].satisfied) == (2, 1)
-    everything = reports.heatmap(nov(include_misuse=True))
+    everything = figures.heatmap(nov(include_misuse=True))
     assert set(everything) == {(0, 8), (0, 10)}
     assert (everything[(0, 8)].total, everything[(0, 8)].satisfied) == (5, 3)
     assert (everything[(0, 10)].total, everything[(0, 10)].satisfied) == (1, 1)
-    assert reports.heatmap(nov(channels=("poster",))) == {}
+    assert figures.heatmap(nov(channels=("poster",))) == {}
 
 
 def test_add_hours_takes_four_item_cells_as_before_and_five_item_cells(app, demo):

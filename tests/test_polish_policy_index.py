@@ -20,7 +20,8 @@ from datetime import date
 import pytest
 
 from core.extensions import db
-from core.services import api_tokens, reports
+from core.services import api_tokens
+from core.services.reporting import figures, filters, periods
 from core.sipas import round2
 from tests.dashboard_support import counter_of, login, respond, unit, user
 from tests.test_dashboard_figures import ALL, xlsx_cells
@@ -55,12 +56,12 @@ def dataset(demo):
     return demo
 
 
-def nov(code: str) -> reports.Filters:
-    return reports.Filters(unit(code), reports.month_period(2026, 11))
+def nov(code: str) -> filters.Filters:
+    return filters.Filters(unit(code), periods.month_period(2026, 11))
 
 
 def test_the_headline_combines_policy_and_service_indices(dataset):
-    h = reports.headline(nov("T-DEMO-X1"))
+    h = figures.headline(nov("T-DEMO-X1"))
     assert round(COMBINED, 2) == 78.41
     assert h.basis == "service+policy"
     assert round2(h.service.value) == round(SERVICE, 2) == 81.82
@@ -76,7 +77,7 @@ def test_without_policy_answers_the_index_is_the_service_index(demo):
     for i in range(10):
         respond(x1, NOV, {code: 5 if i < 8 else 3 for code in ALL})
     db.session.commit()
-    h = reports.headline(nov("T-DEMO-X1"))
+    h = figures.headline(nov("T-DEMO-X1"))
     assert h.policy is None and h.policy_elements == {} and h.basis == "service"
     assert h.sipas.value == h.service.value == 80.0
 
@@ -89,7 +90,7 @@ def test_an_insufficient_policy_sample_withholds_the_combined_index(demo):
             answers.update({c: 5 for codes in POLICY.values() for c in codes})
         respond(x1, NOV, answers)
     db.session.commit()
-    h = reports.headline(nov("T-DEMO-X1"))
+    h = figures.headline(nov("T-DEMO-X1"))
     assert not h.service.suppressed and h.service.value == 100.0
     assert h.policy.n == 4 and h.policy.suppressed
     assert h.basis == "service+policy" and h.sipas.suppressed and h.sipas.shown is None
@@ -150,9 +151,9 @@ def test_flagged_or_no_opinion_policy_answers_leave_the_service_index(demo):
     respond(x1, NOV, {code: 1 for codes in POLICY.values() for code in codes},
             misuse="rate_limited")
     db.session.commit()
-    h = reports.headline(nov("T-DEMO-X1"))
+    h = figures.headline(nov("T-DEMO-X1"))
     assert h.policy is None and h.basis == "service" and h.sipas.value == 100.0
-    with_misuse = reports.headline(reports.Filters(
-        unit("T-DEMO-X1"), reports.month_period(2026, 11), include_misuse=True))
+    with_misuse = figures.headline(filters.Filters(
+        unit("T-DEMO-X1"), periods.month_period(2026, 11), include_misuse=True))
     assert with_misuse.basis == "service+policy" and with_misuse.policy.value == 0.0
     assert with_misuse.policy.suppressed and with_misuse.sipas.suppressed

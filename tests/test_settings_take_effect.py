@@ -172,7 +172,7 @@ def check_default_locale(env: Env) -> None:
 
 
 def check_min_report_n(env: Env) -> None:
-    from core.services import reports
+    from core.services.reporting import figures, filters, periods
     from tests.dashboard_support import counter_of, tap, unit
 
     app = env.app({"SIPAS_MIN_REPORT_N": "13"})
@@ -183,15 +183,16 @@ def check_min_report_n(env: Env) -> None:
 
     def rate(app):
         with app.app_context():
-            f = reports.Filters(unit("T-DEMO-X2"), reports.month_period(2026, 11))
-            return reports.headline(f).counter_rate
+            f = filters.Filters(unit("T-DEMO-X2"), periods.month_period(2026, 11))
+            return figures.headline(f).counter_rate
 
     assert rate(app).suppressed  # 12 taps < 13
     assert not rate(env.app({})).suppressed  # 12 >= 10, the default
 
 
 def check_min_officer_n(env: Env) -> None:
-    from core.services import reports
+    from core.models import User
+    from core.services.reporting import breakdowns, filters, periods
     from tests.dashboard_support import counter_of, officer, tap, unit, user
 
     app = env.app({"SIPAS_MIN_OFFICER_N": "30"})
@@ -205,9 +206,9 @@ def check_min_officer_n(env: Env) -> None:
 
     def officer_rate(app):
         with app.app_context():
-            boss = db.session.scalar(db.select(reports.User).where(reports.User.username == name))
-            f = reports.Filters(unit("T-DEMO-X2"), reports.month_period(2026, 11))
-            return reports.breakdown(boss, f, "officer")[0].counter_rate
+            boss = db.session.scalar(db.select(User).where(User.username == name))
+            f = filters.Filters(unit("T-DEMO-X2"), periods.month_period(2026, 11))
+            return breakdowns.breakdown(boss, f, "officer")[0].counter_rate
 
     assert officer_rate(app).suppressed  # 25 ratings < 30
     assert not officer_rate(env.app({})).suppressed  # 25 >= 20, the default

@@ -27,22 +27,23 @@ from core.models import (
     Unit,
     User,
 )
-from core.services import audit, reports, scope
+from core.services import audit, scope
+from core.services.reporting import comments, figures, filters, rankings
 
 BOM = "\ufeff"
 PAGE = 5_000
 KINDS = ("ratings", "responses")
 
 
-def audit_export(user: User, f: reports.Filters, kind: str) -> None:
-    """Record who exported what, before the first byte leaves."""
+def audit_export(user: User, f: filters.Filters, kind: str) -> None:
+    """Record who exported what (flushed; the caller commits before the first byte leaves)."""
     begin_write()
     audit.record(
         f"export.{kind}", user=user, target_type="unit", target_id=f.unit.id, unit_id=f.unit.id,
         details={"period": f.period.value, "kind": f.period.kind, "channels": list(f.channels),
                  "misuse": f.include_misuse},
     )
-    db.session.commit()
+    db.session.flush()
 
 
 def _line(row: list[object]) -> str:
@@ -57,7 +58,7 @@ def _codes(model, ids: set[int], column) -> dict[int, str]:
     return dict(db.session.execute(select(model.id, column).where(model.id.in_(ids))).all())
 
 
-def ratings_csv(user: User, f: reports.Filters, page: int = PAGE) -> Iterator[str]:
+def ratings_csv(user: User, f: filters.Filters, page: int = PAGE) -> Iterator[str]:
     """Kiosk taps of the filter, oldest first; officer codes only for those allowed to see them.
 
     Permissions are checked now; the returned generator reads only plain values, so it can be
@@ -79,7 +80,7 @@ class _Plain:
     include_misuse: bool
 
     @classmethod
-    def of(cls, f: reports.Filters) -> _Plain:
+    def of(cls, f: filters.Filters) -> _Plain:
         return cls(f.unit.path, f.period.start, f.period.end, f.kiosk, f.survey_channels,
                    f.include_misuse)
 
@@ -130,14 +131,14 @@ def _ratings(f: _Plain, officers: bool, page: int) -> Iterator[str]:
         yield out.getvalue()
 
 
-def responses_csv(user: User, f: reports.Filters, page: int = PAGE) -> Iterator[str]:
+def responses_csv(user: User, f: filters.Filters, page: int = PAGE) -> Iterator[str]:
     """Survey responses of the filter with one column per rated item (0 = no opinion).
 
     Comments are masked (phone and ID numbers) and left out entirely for viewers and when hidden.
     """
     scope.get_unit(user, f.unit.id)
-    items = [item.code for item in reports.questionnaire().items()]
-    return _responses(_Plain.of(f), items, reports.may_moderate(user), page)
+    items = [item.code for item in figures.questionnaire().items()]
+    return _responses(_Plain.of(f), items, comments.may_moderate(user), page)
 
 
 def _responses(f: _Plain, items: list[str], moderator: bool, page: int) -> Iterator[str]:
@@ -182,7 +183,7 @@ def _responses(f: _Plain, items: list[str], moderator: bool, page: int) -> Itera
             given = answers.get(r.id, {})
             comment = ""
             if r.comment and moderator and not r.comment_hidden:
-                comment = reports.mask_numbers(r.comment)
+                comment = comments.mask_numbers(r.comment)
             writer.writerow([
                 r.id, units.get(r.unit_id), counters.get(r.counter_id, ""), r.channel,
                 r.local_day.isoformat(), r.submitted_at.isoformat(),
@@ -213,22 +214,22 @@ XLSX_HEADERS = [
     "Phương pháp",
 ]
 # How the SIPAS-style index of a row was formed (docs/METHOD.md, "The indices").
-BASIS_NAMES = {reports.BASIS_SERVICE: "Chỉ số phục vụ",
-               reports.BASIS_COMBINED: "Trung bình chỉ số chính sách và chỉ số phục vụ"}
+BASIS_NAMES = {figures.BASIS_SERVICE: "Chỉ số phục vụ",
+               figures.BASIS_COMBINED: "Trung bình chỉ số chính sách và chỉ số phục vụ"}
 LEVEL_NAMES = {"province": "Tỉnh", "department": "Sở, ngành", "district": "Huyện",
                "commune": "Xã, phường", "service_centre": "Trung tâm PVHCC"}
 INSUFFICIENT = "không đủ mẫu"
 INCOMPLETE = "chưa đủ 5 yếu tố: thiếu {}"
 
 
-def xlsx_report(user: User, f: reports.Filters) -> bytes:
+def xlsx_report(user: User, f: filters.Filters) -> bytes:
     """Indices per unit for a period, laid out for officials: the unit itself, then its child
     units ranked by level, Vietnamese headers, percentages with two decimals, rank and change."""
     import xlsxwriter
 
     scope.get_unit(user, f.unit.id)
-    own = reports.headline(f)
-    rows = reports.ranking(f)
+    own = figures.headline(f)
+    rows = rankings.ranking(f)
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
     sheet = book.add_worksheet("Chỉ số SIPAS")
@@ -238,12 +239,12 @@ def xlsx_report(user: User, f: reports.Filters) -> bytes:
     title = book.add_format({"bold": True, "font_size": 14})
     sheet.write_string(0, 0, f"Chỉ số hài lòng – {f.unit.name}", title)
     sheet.write_string(1, 0, f"Kỳ báo cáo: {f.period.start:%d/%m/%Y} – {f.period.end:%d/%m/%Y}; "
-                             f"phương pháp {own.method_version}; dưới {reports.min_report_n()} "
+                             f"phương pháp {own.method_version}; dưới {figures.min_report_n()} "
                              f"phiếu: {INSUFFICIENT}.")
     for col, header in enumerate(XLSX_HEADERS):
         sheet.write_string(3, col, header, bold)
 
-    def fig(row: int, col: int, figure: reports.Figure) -> None:
+    def fig(row: int, col: int, figure: figures.Figure) -> None:
         value = figure.shown
         if value is None:
             sheet.write_string(row, col, INSUFFICIENT if figure.suppressed else (
@@ -251,7 +252,7 @@ def xlsx_report(user: User, f: reports.Filters) -> bytes:
         else:
             sheet.write_number(row, col, sipas.round2(value), pct)
 
-    def line(row: int, unit: Unit, head: reports.Headline, rank_row: reports.RankRow | None):
+    def line(row: int, unit: Unit, head: figures.Headline, rank_row: rankings.RankRow | None):
         sheet.write_string(row, 0, unit.code, plain)
         sheet.write_string(row, 1, unit.name, plain)
         sheet.write_string(row, 2, LEVEL_NAMES.get(unit.level, unit.level), plain)
@@ -283,7 +284,7 @@ def xlsx_report(user: User, f: reports.Filters) -> bytes:
 
     line(4, f.unit, own, None)
     for i, r in enumerate(rows, start=5):
-        head = reports.headline(f.for_unit(r.unit))
+        head = figures.headline(f.for_unit(r.unit))
         line(i, r.unit, head, r)
     sheet.set_column(0, 0, 16)
     sheet.set_column(1, 1, 44)
