@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYBABEL := $(VENV)/bin/pybabel
 DOMAINS := core kiosk survey admin
+# The folders whose strings go into a domain, when not the folder of the same name
+# (core/i18n.py DOMAIN_SOURCES says the same).
+SOURCES_admin := admin public api
 LANGS := vi en
 STAMP := $(VENV)/.installed
 
@@ -24,9 +27,10 @@ compile: $(STAMP)
 
 # Pull every marked string of each area into its template, then merge into both catalogs.
 extract: $(STAMP)
-	@for d in $(DOMAINS); do \
+	@$(foreach d,$(DOMAINS),\
 	  $(PYBABEL) -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
-	    --project sipas-kiosk -o translations/$$d.pot $$d/ || exit 1; done
+	    --project sipas-kiosk -o translations/$(d).pot \
+	    $(addsuffix /,$(or $(SOURCES_$(d)),$(d))) || exit 1;)
 
 update: extract
 	@for d in $(DOMAINS); do for l in $(LANGS); do \

@@ -1,4 +1,4 @@
-"""The SIPAS dashboard, its breakdowns, comments, exports, API tokens and the public page.
+"""The SIPAS dashboard, its breakdowns, comments, exports and API tokens.
 
 Views are thin: they parse the GET filter, call the modules of core.services.reporting and
 core.services.api_tokens, and render (committing once where the service recorded an audit entry
@@ -10,7 +10,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -18,12 +17,10 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import format_number
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from admin.auth import current_user, login_required
-from core import clock, ratelimit
 from core.extensions import db
 from core.models import utcnow
 from core.routing import MAX_BIG_ID, parse_id
@@ -38,7 +35,6 @@ from core.services.reporting.comments import (
 )
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
-public_bp = Blueprint("public", __name__, url_prefix="/cong-khai")
 
 
 def _messages() -> dict[str, str]:
@@ -245,29 +241,3 @@ def revoke_token(token_id: int):
         raise NotFound() from None
     flash(_("The token was revoked."), "success")
     return redirect(url_for("dashboard.tokens"))
-
-
-@public_bp.get("/<code>")
-def public_unit(code: str):
-    """Công khai kết quả: a unit's indices and rank, suppression applied; no officers, no
-    comments, no sign-in."""
-    limit = ratelimit.Limit(*current_app.config["PUBLIC_RATE_LIMIT"])
-    ratelimit.enforce("public-page", request.remote_addr or "-", limit, lambda wait: _(
-        "Too many requests from your address. Please wait %(seconds)s seconds and try again.",
-        seconds=format_number(wait)))
-    unit = filters.public_unit(code)
-    if unit is None:
-        raise NotFound()
-    try:
-        f = filters.public_filters(unit, request.args)
-    except errors.ReportError as exc:
-        raise bad_request(exc.code) from None
-    if f.period.start > clock.local_today():
-        raise bad_request("period")
-    return render_template(
-        "admin/dashboard/public.html",
-        unit=unit, f=f, head=figures.headline(f), peer=rankings.peer_rank(f),
-        ranking=rankings.ranking(f), trend=figures.trend(f),
-        min_report_n=figures.min_report_n(), channel_names=channel_names(),
-        questionnaire=figures.questionnaire(),
-    )

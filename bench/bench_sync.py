@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core import protocol  # noqa: E402
 from core.models import Kiosk, KioskRating  # noqa: E402
 from kiosk import identity  # noqa: E402
 from tests.support.live import SECRET, Server, prepared  # noqa: E402
@@ -81,7 +82,7 @@ def push_all(port: int, creds: identity.Credentials, bodies: list[bytes],
              errors: list[str]) -> None:
     for body in bodies:
         while True:
-            headers = identity.signed_headers(creds, "POST", "/api/v1/sync/push", body,
+            headers = protocol.signed_headers(creds, "POST", "/api/v1/sync/push", body,
                                               time.time())
             headers["Content-Type"] = "application/json"
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)

@@ -8,8 +8,6 @@ from typing import Any
 
 from flask import Flask
 
-__version__ = "0.1.0"
-
 
 def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None):
     """Build the app for the configured role; raises ConfigError naming a bad variable."""
@@ -66,8 +64,12 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
         register_kiosk(app)
     if role in ("aggregator", "all"):
         from admin import register as register_admin
+        from api import register as register_api
+        from public import register as register_public
         from survey import register as register_survey
 
         register_admin(app)
+        register_public(app)
+        register_api(app)
         register_survey(app)
     return app

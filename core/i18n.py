@@ -1,7 +1,8 @@
 """Languages: Vietnamese by default, English on request; locale-aware formatting helpers.
 
 The chosen language (the visible switch stores it in a cookie) beats the browser's Accept-Language.
-Each area keeps its own message domain (core, kiosk, survey, admin) in translations/, so the
+Each area keeps its own message domain (core, kiosk, survey, admin; the admin domain also
+covers public/ and api/) in translations/, so the
 catalogs stay small; Flask-Babel merges them into one catalog per language, so a msgid shared by
 two areas must have one translation (core.i18n_check reports any that differ).
 """
@@ -23,6 +24,10 @@ from core.sipas import round_half_up
 
 LANG_COOKIE = "lang"
 DOMAINS = ("core", "kiosk", "survey", "admin")
+# The folders each domain's strings are extracted from (the Makefile's SOURCES_<domain> says the
+# same): the public page and the JSON API are read by the same people as the administration's.
+DOMAIN_SOURCES = {"core": ("core",), "kiosk": ("kiosk",), "survey": ("survey",),
+                  "admin": ("admin", "public", "api")}
 LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
 
 

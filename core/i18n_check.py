@@ -15,7 +15,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 from core.config import BASE_DIR, LOCALES
-from core.i18n import DOMAINS
+from core.i18n import DOMAIN_SOURCES, DOMAINS
 
 METHOD_MAP = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
 KEYWORDS = DEFAULT_KEYWORDS | {"_l": None, "lazy_gettext": None}
@@ -28,10 +28,11 @@ def po_path(domain: str, locale: str) -> Path:
 def extracted(domain: str) -> set[str]:
     """Message ids marked in the area's source (singular ids; plurals by their singular)."""
     found: set[str] = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
-        str(BASE_DIR / domain), METHOD_MAP, keywords=KEYWORDS
-    ):
-        found.add(message[0] if isinstance(message, tuple | list) else message)
+    for folder in DOMAIN_SOURCES[domain]:
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            str(BASE_DIR / folder), METHOD_MAP, keywords=KEYWORDS
+        ):
+            found.add(message[0] if isinstance(message, tuple | list) else message)
     return found
 
 

@@ -6,10 +6,10 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, redirect, url_for
 
-from core import __version__
 from core.database import ping
 from core.errors import OUTAGE_RETRY_AFTER_S
 from core.i18n import switch_language
+from core.version import __version__
 
 bp = Blueprint("core", __name__)
 log = logging.getLogger(__name__)

@@ -1,16 +1,14 @@
 """The kiosk's enrolled identity: id, HMAC secret and aggregator URL, in an owner-only file.
 
 Written once by enrollment (and by key rotation); read by the sync worker and by the thank-you
-screen, which signs its QR tokens with the secret so they work while the kiosk is offline.
+screen, which signs its QR tokens with the secret so they work while the kiosk is offline. How
+requests and bundles are signed with it is the contract in core/protocol.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
-import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -55,45 +53,3 @@ def save(credentials: Credentials, instance_path: str | None = None) -> Path:
     os.chmod(file, 0o600)
     return file
 
-
-# --- Request signatures -------------------------------------------------------------------------
-# Every sync request carries these headers. The signature is an HMAC-SHA256 over the method, the
-# path, the timestamp, the nonce and the SHA-256 of the body, one per line, so neither the body nor
-# the target nor the time of a captured request can be changed without the key.
-HEADER_KIOSK = "X-Sipas-Kiosk"
-HEADER_TIMESTAMP = "X-Sipas-Timestamp"
-HEADER_NONCE = "X-Sipas-Nonce"
-HEADER_SIGNATURE = "X-Sipas-Signature"
-HEADER_SERVER_TIME = "X-Sipas-Server-Time"
-
-
-def body_hash(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
-
-
-def signature(secret: str, method: str, path_: str, timestamp: str, nonce: str,
-              body: bytes) -> str:
-    """The hex HMAC-SHA256 of one request (see the module note above for what it covers)."""
-    message = "\n".join([method.upper(), path_, timestamp, nonce, body_hash(body)])
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
-
-
-def signed_headers(credentials: Credentials, method: str, path_: str, body: bytes,
-                   now: float) -> dict[str, str]:
-    """The headers that authenticate one request; ``now`` is the kiosk's corrected clock."""
-    timestamp = str(int(now))
-    nonce = secrets.token_hex(16)
-    return {
-        HEADER_KIOSK: credentials.kiosk_id,
-        HEADER_TIMESTAMP: timestamp,
-        HEADER_NONCE: nonce,
-        HEADER_SIGNATURE: signature(credentials.secret, method, path_, timestamp, nonce, body),
-    }
-
-
-BUNDLE_FORMAT = "sipas-kiosk-bundle"
-
-
-def sign_bundle(secret: str, body: bytes) -> str:
-    """The signature of an exported bundle's body (sneakernet: no time window, no nonce)."""
-    return hmac.new(secret.encode(), b"sipas-bundle\n" + body, hashlib.sha256).hexdigest()

@@ -21,15 +21,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core import __version__, tokens
+from core import tokens
 from core.database import begin_write
 from core.extensions import db
+from core.models.kiosk_local import ArmedTransaction, KioskState, OfficerShift, OutboxRating
 from core.models.types import utcnow
 from core.passwords import verify_pin
 from core.questionnaire import FollowupReason, default_questionnaire, load_definition
 from core.services import audit, questionnaires
+from core.version import __version__
 from kiosk import identity
-from kiosk.models import ArmedTransaction, KioskState, OfficerShift, OutboxRating
 
 # (stored SIPAS level, code, label) per scale; labels are the official wording, faces are SVG.
 BUTTONS = {

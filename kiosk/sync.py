@@ -27,14 +27,14 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
-from core import __version__
+from core import protocol
 from core.database import begin_write
 from core.extensions import db
+from core.models.kiosk_local import KioskState, OutboxRating
 from core.models.types import utcnow
 from core.services import audit
-from core.services.ingest import RETIRED_REASONS
+from core.version import __version__
 from kiosk import identity
-from kiosk.models import KioskState, OutboxRating
 from kiosk.services import FOLLOWUP_GRACE_S, queue_stats, settings
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class Client:
             headers = {"Content-Type": "application/json", "Accept": "application/json",
                        **(extra_headers or {})}
             if signed:
-                headers.update(identity.signed_headers(
+                headers.update(protocol.signed_headers(
                     self.credentials, method, self._prefix + path, body,
                     self.clock() + self.offset_s))
             sent_at = self.clock()
@@ -160,7 +160,7 @@ class Client:
         if isinstance(response.body, dict) and isinstance(response.body.get("error"), dict):
             server = response.body["error"].get("server_time")
         if server is None:
-            raw = response.headers.get(identity.HEADER_SERVER_TIME.lower())
+            raw = response.headers.get(protocol.HEADER_SERVER_TIME.lower())
             try:
                 server = float(raw) if raw is not None else None
             except ValueError:
@@ -227,7 +227,7 @@ def enroll(server_url: str, code: str, clock: Callable[[], float] = time.time,
                           "(send or export its unsent ratings first)", code="already_enrolled")
     client = Client(identity.Credentials("", "", server_url), clock=clock, timeout=15.0)
     try:
-        response = client.request("POST", "/api/v1/sync/enroll",
+        response = client.request("POST", protocol.ENROLL_PATH,
                                   {"code": code.strip(), "first_seq": first_unsent_seq()},
                                   signed=False)
     finally:
@@ -275,7 +275,7 @@ def requeue_retired_rejections() -> int:
     age, or another kiosk claiming their uuid). A few tries only, in case the server is old."""
     begin_write()
     conditions = [OutboxRating.reject_reason.like(code + "%")
-                  for code in RETIRED_REASONS]
+                  for code in protocol.RETIRED_REASONS]
     count = db.session.execute(
         update(OutboxRating)
         .where(OutboxRating.status == "rejected", OutboxRating.attempts < REQUEUE_ATTEMPTS,
@@ -396,7 +396,7 @@ class Worker:
         client = self._client()
         state = kiosk_state()
         headers = {"If-None-Match": state.config_etag} if state.config_etag else {}
-        response = check(client.request("GET", "/api/v1/sync/config", extra_headers=headers),
+        response = check(client.request("GET", protocol.CONFIG_PATH, extra_headers=headers),
                          "config")
         if response.status == 304:
             return
@@ -430,7 +430,7 @@ class Worker:
                 break
             payload = {"device_clock": self.clock(),
                        "ratings": [rating_item(row, version) for row in rows]}
-            response = check(client.request("POST", "/api/v1/sync/push", payload), "push")
+            response = check(client.request("POST", protocol.PUSH_PATH, payload), "push")
             if response.status == 413:
                 if batch == 1:
                     raise SyncFailure("push: the server refuses even a single rating (413)")
@@ -452,7 +452,7 @@ class Worker:
     def heartbeat(self, result: CycleResult) -> None:
         depth, age = queue_stats(self._now())
         result.remaining = depth
-        response = self._client().request("POST", "/api/v1/sync/heartbeat", {
+        response = self._client().request("POST", protocol.HEARTBEAT_PATH, {
             "queue_depth": depth, "oldest_unsent_age_s": age, "app_version": __version__,
             "device_clock": self.clock(),
         })
@@ -533,12 +533,12 @@ def export_bundle() -> tuple[bytes, int]:
     version = ((state.config or {}).get("questionnaire_version")) or None
     rows = db.session.scalars(pending_query(None)).all()
     body = json.dumps({
-        "format": identity.BUNDLE_FORMAT,
-        "version": 1,
+        "format": protocol.BUNDLE_FORMAT,
+        "version": protocol.BUNDLE_VERSION,
         "kiosk_id": credentials.kiosk_id,
         "created_at": utcnow().isoformat(),
         "clock_offset_s": state.clock_offset_s,
         "ratings": [rating_item(row, version) for row in rows],
     }, separators=(",", ":"), ensure_ascii=False)
-    signature = identity.sign_bundle(credentials.secret, body.encode())
+    signature = protocol.sign_bundle(credentials.secret, body.encode())
     return json.dumps({"bundle": body, "signature": signature}).encode(), len(rows)

@@ -31,10 +31,10 @@ from core.database import is_outage
 from core.errors import render_page, render_without_database
 from core.extensions import csrf, db
 from core.i18n import current_locale
+from core.models.kiosk_local import KioskState
 from core.ratelimit import Limit
 from kiosk import services, sync
 from kiosk.forms import EnrollForm
-from kiosk.models import KioskState
 from kiosk.services import KioskError
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", template_folder="templates",

@@ -27,7 +27,7 @@ from core.models import (
     Unit,
     User,
 )
-from kiosk.models import OutboxRating
+from core.models.kiosk_local import OutboxRating
 from kiosk.services import qr_svg
 from tests.support.kiosk import followup_ref
 from tests.support.kiosk_http import KioskClient, LiveBrowser

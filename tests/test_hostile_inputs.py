@@ -194,7 +194,7 @@ def field_names(app, rule: Rule, page_html: str | None) -> list[str]:
 
 def openapi_names(rule: Rule) -> set[str]:
     """Query parameters and body properties a JSON endpoint documents in OpenAPI."""
-    from admin.openapi import document
+    from api.openapi import document
 
     path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
     names: set[str] = set()
@@ -391,7 +391,7 @@ def one_field_payloads(names: list[str], base: dict[str, str],
 
 def json_post_rules() -> set[str]:
     """Werkzeug rules of the POST endpoints documented as taking a JSON body."""
-    from admin.openapi import document
+    from api.openapi import document
 
     rules = set()
     for path, operations in document().get("paths", {}).items():

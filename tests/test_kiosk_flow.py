@@ -12,9 +12,9 @@ from sqlalchemy import update
 
 from core import tokens
 from core.extensions import db
+from core.models.kiosk_local import KioskState, OfficerShift, OutboxRating
 from core.models.types import utcnow
 from kiosk import identity
-from kiosk.models import KioskState, OfficerShift, OutboxRating
 from tests.conftest import csrf_token
 from tests.support.kiosk import age_last_tap, configure, followup_ref, ratings
 
@@ -203,8 +203,8 @@ def test_a_second_rating_of_one_transaction_is_flagged_repeat(app, client):
 
 def test_the_repeat_window_ends(app, client):
     configure(min_interval_s=0)
+    from core.models.kiosk_local import ArmedTransaction
     from kiosk import services
-    from kiosk.models import ArmedTransaction
 
     services.arm("HS-1", None)
     tap(client, 5)

@@ -12,9 +12,9 @@ from sqlalchemy import create_engine, select, update
 
 from core.extensions import db
 from core.models import AuditEntry, Kiosk
+from core.models.kiosk_local import KioskState
 from core.models.types import utcnow
 from kiosk import identity
-from kiosk.models import KioskState
 from tests.support.live import refusing_port
 from tests.support.sync_live import register_code
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from core.extensions import db
+from core.models.kiosk_local import ArmedTransaction, KioskState, OutboxRating
 from core.models.types import utcnow
 from kiosk import identity
-from kiosk.models import ArmedTransaction, KioskState, OutboxRating
 from tests.support.kiosk import configure, open_shifts, ratings
 
 API_KEY = "counter-software-key-0123456789"

@@ -11,11 +11,11 @@ import time
 import pytest
 from sqlalchemy import select
 
+from core import protocol
 from core.extensions import db
 from core.models import AuditEntry, Counter, Kiosk, Unit
 from core.services import kiosks
 from core.services.users import create_user
-from kiosk import identity
 from tests.conftest import csrf_token
 from tests.support.sync_helpers import enroll, push, rating, register_demo_kiosk
 
@@ -81,7 +81,7 @@ def test_the_fleet_shows_only_kiosks_in_scope_with_gaps_and_clock_skew(demo, cli
     signed_push = push(client, creds, [rating(1), rating(4)])
     assert signed_push.status_code == 200
     late = json.dumps({"device_clock": time.time() - 900, "ratings": []}).encode()
-    headers = identity.signed_headers(creds, "POST", "/api/v1/sync/push", late, time.time())
+    headers = protocol.signed_headers(creds, "POST", "/api/v1/sync/push", late, time.time())
     client.post("/api/v1/sync/push", data=late, headers=headers)
     sign_in(client, "xa1", "manager", "T-DEMO-X1")
     page = client.get("/admin/kiosks/", headers={"Accept-Language": "en"}).text
@@ -151,11 +151,11 @@ def test_the_forms_need_their_csrf_token(app_factory):
 def test_a_bundle_can_be_uploaded_twice_harmlessly(demo, client):
     _kiosk, code = register_demo_kiosk()
     creds = enroll(client, code)
-    body = json.dumps({"format": identity.BUNDLE_FORMAT, "version": 1,
+    body = json.dumps({"format": protocol.BUNDLE_FORMAT, "version": 1,
                        "kiosk_id": creds.kiosk_id, "clock_offset_s": 0,
                        "ratings": [rating(1), rating(2)]})
     data = json.dumps({"bundle": body,
-                       "signature": identity.sign_bundle(creds.secret, body.encode())}).encode()
+                       "signature": protocol.sign_bundle(creds.secret, body.encode())}).encode()
     sign_in(client, "root", "admin")
     for expected in ("2 new, 0 already stored", "0 new, 2 already stored"):
         response = client.post("/admin/kiosks/import", data={

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from core import protocol
 from core.extensions import db
 from core.models import AuditEntry, Kiosk, KioskRating, RollupCount, RollupHour
 from core.services import kiosks
@@ -121,7 +122,7 @@ def test_each_kind_of_refused_signature_has_its_own_code(demo, client):
 def test_a_tampered_body_fails_the_signature(demo, client):
     creds = enrolled(client)
     body = b'{"ratings": []}'
-    headers = identity.signed_headers(creds, "POST", "/api/v1/sync/push", body, time.time())
+    headers = protocol.signed_headers(creds, "POST", "/api/v1/sync/push", body, time.time())
     response = client.post("/api/v1/sync/push", data=b'{"ratings": [1]}', headers=headers,
                            content_type="application/json")
     assert response.status_code == 401 and error_code(response) == "bad_signature"
@@ -130,7 +131,7 @@ def test_a_tampered_body_fails_the_signature(demo, client):
 def test_a_replayed_request_is_refused_and_applies_nothing(demo, client):
     creds = enrolled(client)
     body = b'{"ratings": [], "device_clock": 1}'
-    headers = identity.signed_headers(creds, "POST", "/api/v1/sync/push", body, time.time())
+    headers = protocol.signed_headers(creds, "POST", "/api/v1/sync/push", body, time.time())
     first = client.post("/api/v1/sync/push", data=body, headers=headers)
     replay = client.post("/api/v1/sync/push", data=body, headers=headers)
     assert first.status_code == 200
@@ -143,7 +144,7 @@ def test_replays_are_caught_through_redis_when_configured(demo, app_factory):
         client = other.test_client()
         creds = enrolled(client, name="Redis kiosk")
         body = b'{"ratings": []}'
-        headers = identity.signed_headers(creds, "POST", "/api/v1/sync/push", body, time.time())
+        headers = protocol.signed_headers(creds, "POST", "/api/v1/sync/push", body, time.time())
         assert client.post("/api/v1/sync/push", data=body, headers=headers).status_code == 200
         replay = client.post("/api/v1/sync/push", data=body, headers=headers)
         assert replay.status_code == 409 and error_code(replay) == "replay"

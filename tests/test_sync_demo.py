@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from core.models import Kiosk, KioskRating, RollupCount
-from kiosk.models import KioskState, OutboxRating
+from core.models.kiosk_local import KioskState, OutboxRating
 from tests.support.live import ROOT
 
 pytestmark = pytest.mark.processes

@@ -19,6 +19,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from core import protocol
 from kiosk import identity
 from tests.support.sync_helpers import enrolled
 
@@ -40,7 +41,7 @@ class SignSome:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length) if length else b""
             environ["wsgi.input"] = io.BytesIO(body)
-            headers = identity.signed_headers(self.credentials, environ["REQUEST_METHOD"],
+            headers = protocol.signed_headers(self.credentials, environ["REQUEST_METHOD"],
                                               environ["PATH_INFO"], body, time.time())
             for name, value in headers.items():
                 environ["HTTP_" + name.upper().replace("-", "_")] = value

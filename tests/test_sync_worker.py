@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import Kiosk, KioskRating
-from kiosk.models import KioskState, OutboxRating
+from core.models.kiosk_local import KioskState, OutboxRating
 from tests.support.live import SECRET, flask
 from tests.support.sync_live import AggregatorDB, KioskNode, register_code
 

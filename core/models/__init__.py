@@ -1,6 +1,7 @@
 """All SQLAlchemy models, imported here so Alembic and the app see one metadata."""
 
 from core.models.accounts import ROLES, ApiToken, AuditEntry, User
+from core.models.kiosk_local import ArmedTransaction, KioskState, OfficerShift, OutboxRating
 from core.models.kiosks import (
     KIOSK_STATUSES,
     MISUSE_REASONS,
@@ -21,7 +22,6 @@ from core.models.rollups import (
 )
 from core.models.survey import CHANNELS, Questionnaire, SurveyAnswer, SurveyDraft, SurveyResponse
 from core.models.types import UTCDateTime, utcnow
-from kiosk.models import ArmedTransaction, KioskState, OfficerShift, OutboxRating
 
 __all__ = [
     "CHANNELS",

@@ -40,6 +40,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, literal, select, text, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core import protocol
 from core.database import begin_write
 from core.extensions import db
 from core.models import (
@@ -54,13 +55,10 @@ from core.models import (
 )
 from core.services import rollups
 from core.services.kiosks import SKEW_FLAG_S
-from kiosk import identity
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SLACK = timedelta(seconds=300)
 INSERT_CHUNK = 500
-LEVELS = {3: (2, 4, 5), 5: (1, 2, 3, 4, 5)}
-TEXT_FIELDS = {"officer_code": 40, "dossier_code": 64, "procedure_code": 60}
 # No kiosk of this system rated anything before this day: an earlier time is a clock that was
 # never set (a device without a battery-backed clock starts in 1970 or 2000).
 CLOCK_FLOOR = datetime(2025, 1, 1, tzinfo=UTC)
@@ -93,7 +91,6 @@ REASON_WORDS = {
     "seq_conflict": _l("Another rating of this kiosk already has this sequence number."),
     "uuid_conflict": _l("Another kiosk already sent a rating with this identifier."),
 }
-RETIRED_REASONS = ("before_kiosk_registered", "future_device_time", "uuid_conflict")
 
 
 def reason_words(code: str | None) -> str:
@@ -147,19 +144,6 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 timestamp with its offset (or Z), as aware UTC; None when it is not one."""
-    if not isinstance(value, str) or len(value) > 40:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return None
-    return parsed.astimezone(UTC)
-
-
 def _questionnaires() -> dict[int, set[str]]:
     """Known questionnaire versions and the follow-up reason codes each allows."""
     known: dict[int, set[str]] = {}
@@ -187,21 +171,21 @@ def _validate(index: int, item: Any, kiosk: Kiosk, offset: timedelta, received: 
         raise _Reject("not_an_object")
     raw_uuid = item.get("uuid")
     try:
-        if not isinstance(raw_uuid, str) or len(raw_uuid) != 36:
+        if not isinstance(raw_uuid, str) or len(raw_uuid) != protocol.UUID_LENGTH:
             raise ValueError
         rating_uuid = str(uuidlib.UUID(raw_uuid))
     except ValueError:
         raise _Reject("invalid_uuid") from None
     seq = _int(item.get("seq"))
-    if seq is None or seq < 1 or seq > 2**62:
+    if seq is None or seq < 1 or seq > protocol.SEQ_MAX:
         raise _Reject("invalid_seq")
     scale = _int(item.get("scale"))
-    if scale not in LEVELS:
+    if scale not in protocol.LEVELS:
         raise _Reject("invalid_scale")
     level = _int(item.get("level"))
-    if level not in LEVELS[scale]:
+    if level not in protocol.LEVELS[scale]:
         raise _Reject("invalid_level")
-    device_time = parse_time(item.get("device_time"))
+    device_time = protocol.parse_time(item.get("device_time"))
     if device_time is None:
         raise _Reject("invalid_device_time")
     effective = device_time + offset
@@ -214,7 +198,7 @@ def _validate(index: int, item: Any, kiosk: Kiosk, offset: timedelta, received: 
     if _int(version) is None or version not in known:
         raise _Reject("unknown_questionnaire_version")
     reasons = item.get("reasons") or []
-    if not isinstance(reasons, list) or len(reasons) > 20 or any(
+    if not isinstance(reasons, list) or len(reasons) > protocol.MAX_REASONS or any(
         not isinstance(r, str) or r not in known[version] for r in reasons
     ):
         raise _Reject("invalid_reasons")
@@ -222,7 +206,7 @@ def _validate(index: int, item: Any, kiosk: Kiosk, offset: timedelta, received: 
     if misuse is not None and misuse not in MISUSE_REASONS:
         raise _Reject("invalid_misuse")
     texts: dict[str, str | None] = {}
-    for name, limit in TEXT_FIELDS.items():
+    for name, limit in protocol.TEXT_FIELDS.items():
         value = item.get(name)
         if value is not None and (not isinstance(value, str) or not value or len(value) > limit):
             raise _Reject("invalid_" + name)
@@ -590,9 +574,6 @@ def heartbeat(kiosk_id: int, queue_depth: int, oldest_unsent_age_s: int | None,
 
 # --- Bundles carried by hand (sneakernet) -------------------------------------------------------
 
-BUNDLE_FORMAT = identity.BUNDLE_FORMAT
-
-
 class BundleError(ValueError):
     """The file is not a bundle, its signature is wrong, or its kiosk may not send."""
 
@@ -616,7 +597,6 @@ def import_bundle(data: bytes, batch_size: int, user: Any = None) -> BundleResul
     Importing the same bundle twice stores nothing the second time (every item is a duplicate).
     """
     from core import jsonsafe
-    from kiosk.identity import sign_bundle
 
     try:
         outer = jsonsafe.loads(data)
@@ -625,7 +605,8 @@ def import_bundle(data: bytes, batch_size: int, user: Any = None) -> BundleResul
         if not isinstance(body, str) or not isinstance(given, str):
             raise TypeError
         inner = jsonsafe.loads(body)
-        if inner.get("format") != BUNDLE_FORMAT or not isinstance(inner.get("ratings"), list):
+        if (inner.get("format") != protocol.BUNDLE_FORMAT
+                or not isinstance(inner.get("ratings"), list)):
             raise TypeError
         public_id = inner["kiosk_id"]
     except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError):
@@ -640,7 +621,7 @@ def import_bundle(data: bytes, batch_size: int, user: Any = None) -> BundleResul
     keys = [kiosk.secret]
     if kiosk.previous_secret_until and kiosk.previous_secret_until > utcnow():
         keys.append(kiosk.previous_secret)
-    if not any(key and hmac.compare_digest(sign_bundle(key, body.encode()), given)
+    if not any(key and hmac.compare_digest(protocol.sign_bundle(key, body.encode()), given)
                for key in keys):
         raise BundleError("bad_signature")
     if kiosk.status != "active":

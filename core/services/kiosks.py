@@ -1,7 +1,7 @@
 """Kiosk identity on the aggregator: register, enroll with a one-time code, revoke, rotate keys,
 and authenticate each signed sync request.
 
-Errors a kiosk can act on are raised as ``SyncError(code)``; admin/sync_api.py turns the code into
+Errors a kiosk can act on are raised as ``SyncError(code)``; api/sync.py turns the code into
 a JSON error with a message in the reader's language.
 """
 
@@ -21,6 +21,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core import protocol
 from core.database import begin_write
 from core.extensions import db
 from core.models import (
@@ -34,7 +35,6 @@ from core.models import (
     utcnow,
 )
 from core.services import audit, questionnaires
-from kiosk import identity
 
 # Crockford's base32 without I, L, O, U: nothing to misread when typed from a screen.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -42,7 +42,6 @@ CODE_LENGTH = 10
 CLOCK_WINDOW_S = 300
 SKEW_FLAG_S = 300
 NONCE_KEEP_S = 2 * CLOCK_WINDOW_S + 60
-CONFIG_PATH = "/api/v1/sync/config"
 
 
 class SyncError(Exception):
@@ -292,7 +291,7 @@ def _matches(secret: str | None, method: str, path: str, timestamp: str, nonce: 
              body: bytes, given: str) -> bool:
     if not secret:
         return False
-    expected = identity.signature(secret, method, path, timestamp, nonce, body)
+    expected = protocol.signature(secret, method, path, timestamp, nonce, body)
     return hmac.compare_digest(expected, given)
 
 
@@ -302,10 +301,10 @@ def authenticate(headers: Any, method: str, path: str, body: bytes, now: float) 
     Each refusal has its own code: ``unsigned``, ``unknown_kiosk``, ``bad_signature``,
     ``revoked``, ``clock_skew`` (with the server's time) and ``replay``.
     """
-    public_id = headers.get(identity.HEADER_KIOSK, "")
-    timestamp = headers.get(identity.HEADER_TIMESTAMP, "")
-    nonce = headers.get(identity.HEADER_NONCE, "")
-    given = headers.get(identity.HEADER_SIGNATURE, "")
+    public_id = headers.get(protocol.HEADER_KIOSK, "")
+    timestamp = headers.get(protocol.HEADER_TIMESTAMP, "")
+    nonce = headers.get(protocol.HEADER_NONCE, "")
+    given = headers.get(protocol.HEADER_SIGNATURE, "")
     if not (public_id and timestamp and nonce and given):
         raise SyncError("unsigned", 401)
     if not timestamp.isdigit() or len(timestamp) > 12 or len(nonce) > 64 or len(given) > 128:
@@ -328,7 +327,7 @@ def authenticate(headers: Any, method: str, path: str, body: bytes, now: float) 
         raise SyncError("not_enrolled", 403)
     if abs(int(timestamp) - now) > CLOCK_WINDOW_S:
         raise SyncError("clock_skew", 401, server_time=now)
-    if used_previous and (method, path) != ("GET", CONFIG_PATH):
+    if used_previous and (method, path) != ("GET", protocol.CONFIG_PATH):
         # A rotated key may fetch the new one and nothing else: a copy of the old key pushes
         # nothing, and the real kiosk pulls its configuration first in every cycle.
         raise SyncError("key_rotated", 401)

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core import protocol
 from kiosk import identity
 
 
@@ -53,7 +54,7 @@ def rating(seq: int, level: int = 5, when: datetime | None = None, **fields: Any
 def signed(client, creds: identity.Credentials, method: str, path: str, payload: Any = None,
            now: float | None = None, raw: bytes | None = None, headers: dict | None = None):
     body = raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode())
-    sig = identity.signed_headers(creds, method, path, body, time.time() if now is None else now)
+    sig = protocol.signed_headers(creds, method, path, body, time.time() if now is None else now)
     return client.open(path, method=method, data=body, headers={**sig, **(headers or {}),
                        "Content-Type": "application/json"})
 
@@ -66,4 +67,4 @@ def push(client, creds, ratings: list[dict], **kwargs):
 def signature_headers(creds: identity.Credentials, method: str, path: str,
                       body: bytes) -> dict[str, str]:
     """The headers a kiosk would send with ``body`` now (a fresh nonce each call)."""
-    return identity.signed_headers(creds, method, path, body, time.time())
+    return protocol.signed_headers(creds, method, path, body, time.time())

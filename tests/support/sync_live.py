@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from core.models import Kiosk, KioskRating, RollupCount, RollupHour
-from kiosk.models import KioskState, OutboxRating
+from core.models.kiosk_local import KioskState, OutboxRating
 from tests.support.live import ROOT, VENV_BIN, flask, role_env
 
 FAST_WORKER = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import __version__
+from core.version import __version__
 
 _PATHS: dict[str, dict[str, Any]] = {}
 _SCHEMAS: dict[str, dict[str, Any]] = {

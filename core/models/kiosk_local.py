@@ -1,7 +1,8 @@
 """The kiosk node's local tables: its outbox of ratings and its own state.
 
 These live in the kiosk's own SQLite file (the same schema and migrations as the aggregator, of
-which a kiosk uses only these tables).
+which a kiosk uses only these tables). They sit with the other models so that one metadata (and
+Alembic) sees every table without the aggregator importing the kiosk package.
 """
 
 from __future__ import annotations

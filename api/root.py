@@ -1,10 +1,10 @@
-"""The JSON API under /api/v1: the sync endpoint for kiosks and the reporting API."""
+"""The root of the JSON API under /api/v1: its OpenAPI document."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from admin.openapi import document
+from api.openapi import document
 from core.extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -16,7 +16,7 @@ from flask_babel import format_number
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized
 
-from admin.openapi import register_paths, retry_later
+from api.openapi import register_paths, retry_later
 from core import ratelimit, sipas
 from core.extensions import csrf, db
 from core.models import Counter, Procedure, User

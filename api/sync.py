@@ -1,6 +1,6 @@
 """The sync API for kiosks under /api/v1/sync: enroll, push ratings, pull configuration, heartbeat.
 
-Every request but enrollment is signed by the kiosk (see kiosk/identity.py). Views parse and
+Every request but enrollment is signed by the kiosk (see core/protocol.py). Views parse and
 answer; core.services.kiosks and core.services.ingest do the work. Every refusal is a JSON error
 with a machine code and a message in the reader's language, never a stack trace.
 """
@@ -16,14 +16,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from admin.openapi import register_paths, retry_later
-from core import jsonsafe, ratelimit
+from api.openapi import register_paths, retry_later
+from core import jsonsafe, protocol, ratelimit
 from core.extensions import csrf, db
 from core.services import ingest, kiosks
 from core.services.kiosks import SyncError
-from kiosk import identity
 
-bp = Blueprint("sync_api", __name__, url_prefix="/api/v1/sync")
+bp = Blueprint("sync_api", __name__, url_prefix=protocol.SYNC_PREFIX)
 # Kiosks authenticate every request with an HMAC signature, not a browser session.
 csrf.exempt(bp)
 
@@ -72,7 +71,7 @@ def error(code: str, status: int, retry_after: int | None = None, **extra: Any):
 @bp.after_request
 def _server_time(response):
     # Every answer carries the server's clock, so a kiosk can keep its offset current.
-    response.headers[identity.HEADER_SERVER_TIME] = f"{time.time():.3f}"
+    response.headers[protocol.HEADER_SERVER_TIME] = f"{time.time():.3f}"
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -239,8 +238,8 @@ def heartbeat():
 
 _SIGNED = [
     {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
-    for h in (identity.HEADER_KIOSK, identity.HEADER_TIMESTAMP, identity.HEADER_NONCE,
-              identity.HEADER_SIGNATURE)
+    for h in (protocol.HEADER_KIOSK, protocol.HEADER_TIMESTAMP, protocol.HEADER_NONCE,
+              protocol.HEADER_SIGNATURE)
 ]
 
 
@@ -257,27 +256,11 @@ _ERRORS = {str(code): _json_response(text, "SyncError") for code, text in [
 _ERRORS["429"] = retry_later("rate limited; see Retry-After", "SyncError")
 _ERRORS["503"] = retry_later("busy; see Retry-After", "SyncError")
 
-_RATING = {
-    "type": "object",
-    "required": ["uuid", "seq", "scale", "level", "device_time"],
-    "properties": {
-        "uuid": {"type": "string", "format": "uuid"},
-        "seq": {"type": "integer", "minimum": 1},
-        "scale": {"type": "integer", "enum": [3, 5]},
-        "level": {"type": "integer", "minimum": 1, "maximum": 5},
-        "device_time": {"type": "string", "format": "date-time"},
-        "reasons": {"type": ["array", "null"], "items": {"type": "string"}},
-        "officer_code": {"type": ["string", "null"], "maxLength": 40},
-        "dossier_code": {"type": ["string", "null"], "maxLength": 64},
-        "procedure_code": {"type": ["string", "null"], "maxLength": 60},
-        "misuse": {"type": ["string", "null"]},
-        "questionnaire_version": {"type": ["integer", "null"]},
-    },
-}
+_RATING = protocol.rating_schema()
 
 register_paths(
     {
-        "/api/v1/sync/enroll": {"post": {
+        protocol.ENROLL_PATH: {"post": {
             "summary": "Exchange a one-time enrollment code for the kiosk id and secret",
             "operationId": "syncEnroll",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -289,7 +272,7 @@ register_paths(
                                              "keeps numbering)"}}}}}},
             "responses": {"200": _json_response("enrolled", "Enrollment"), **_ERRORS},
         }},
-        "/api/v1/sync/push": {"post": {
+        protocol.PUSH_PATH: {"post": {
             "summary": "Push a batch of ratings, oldest first; one outcome per item",
             "operationId": "syncPush",
             "parameters": _SIGNED,
@@ -299,7 +282,7 @@ register_paths(
                                "ratings": {"type": "array", "items": _RATING}}}}}},
             "responses": {"200": _json_response("per-item outcomes", "PushResult"), **_ERRORS},
         }},
-        "/api/v1/sync/config": {"get": {
+        protocol.CONFIG_PATH: {"get": {
             "summary": "The kiosk's configuration (ETag; 304 when unchanged)",
             "operationId": "syncConfig",
             "parameters": [*_SIGNED, {"name": "If-None-Match", "in": "header",
@@ -307,7 +290,7 @@ register_paths(
             "responses": {"200": _json_response("configuration", "KioskConfig"),
                           "304": {"description": "not modified"}, **_ERRORS},
         }},
-        "/api/v1/sync/heartbeat": {"post": {
+        protocol.HEARTBEAT_PATH: {"post": {
             "summary": "Report queue depth, oldest unsent age and app version",
             "operationId": "syncHeartbeat",
             "parameters": _SIGNED,

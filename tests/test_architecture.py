@@ -1,0 +1,207 @@
+"""The parts and what each may import (docs/DEVELOPING.md, "Parts and what each may import").
+
+Read from the source with ``ast``, without importing it: every ``import`` counts, at module level
+or inside a function, except those in ``core.create_app``, the one place that puts the parts
+together.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTS = ("core", "kiosk", "survey", "admin", "public", "api")
+BLUEPRINTS = ("kiosk", "survey", "admin", "public", "api")
+AGGREGATOR = ("admin", "survey", "public", "api")
+FACTORY = ("core", "create_app")
+
+# What each part may import besides itself and core (docs/DEVELOPING.md has the same table).
+MAY_ALSO_IMPORT: dict[str, tuple[str, ...]] = {
+    "core": (), "kiosk": (), "survey": (), "admin": (), "api": (),
+    "public": ("admin.dashboard",),  # the dashboard's filter errors and channel names
+}
+
+# Cycles known and being removed; each line names its issue, delete it when the cycle is gone.
+ALLOWED_CYCLES = {
+    # Architecture issue: ingest ↔ kiosks services, being removed (the services regrouping).
+    frozenset({"core.services.ingest", "core.services.kiosks"}),
+}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for part in PARTS:
+        for path in (ROOT / part).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            found[name.removesuffix(".__init__")] = path
+    return found
+
+
+def _in_factory(module: str, node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, ast.FunctionDef) and (module, node.name) == FACTORY:
+            return True
+    return False
+
+
+def _imports(module: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The project modules this one imports (``from x import y`` counts as x.y when y is one)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    targets: set[str] = set()
+    for node in ast.walk(tree):
+        if _in_factory(module, node, parents):
+            continue
+        if isinstance(node, ast.Import):
+            targets.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                targets.add(full if full in known else base)
+    return {t for t in targets if t in known and t != module}
+
+
+def import_graph() -> dict[str, set[str]]:
+    known = _modules()
+    return {module: _imports(module, path, known) for module, path in known.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[frozenset[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(frozenset(component))
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10_000))
+    try:
+        for v in sorted(graph):
+            if v not in index:
+                visit(v)
+    finally:
+        sys.setrecursionlimit(limit)
+    return found
+
+
+def _top(module: str) -> str:
+    return module.split(".")[0]
+
+
+def _offending(importers, imported) -> list[str]:
+    return sorted(f"{m} -> {t}" for m, ts in import_graph().items() for t in ts
+                  if importers(m) and imported(t))
+
+
+def test_the_cycle_finder_finds_a_planted_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert cycles(graph) == [frozenset({"a", "b", "c"})]
+
+
+def test_the_graph_sees_imports_inside_functions_but_not_the_factory():
+    graph = import_graph()
+    assert "core.services.ingest" in graph["core.services.kiosks"]  # a function-level import
+    assert not {t for t in graph["core"] if _top(t) in BLUEPRINTS}
+
+
+def test_no_module_imports_itself_round_a_cycle():
+    assert [sorted(c) for c in cycles(import_graph()) if c not in ALLOWED_CYCLES] == []
+
+
+def test_the_aggregator_never_imports_the_kiosk():
+    assert _offending(lambda m: _top(m) in AGGREGATOR or m.startswith("core."),
+                      lambda t: _top(t) == "kiosk") == []
+
+
+def test_the_kiosk_never_imports_the_aggregators_blueprints():
+    assert _offending(lambda m: _top(m) == "kiosk", lambda t: _top(t) in AGGREGATOR) == []
+
+
+def test_core_imports_no_blueprint_package():
+    # Services and models serve every blueprint; only create_app may name one.
+    assert _offending(lambda m: _top(m) == "core", lambda t: _top(t) in BLUEPRINTS) == []
+
+
+def test_each_part_imports_only_core_and_what_the_table_allows():
+    def allowed(module: str, target: str) -> bool:
+        part = _top(module)
+        return _top(target) in (part, "core") or any(
+            target == a or target.startswith(a + ".") for a in MAY_ALSO_IMPORT[part])
+
+    assert set(MAY_ALSO_IMPORT) == set(PARTS)
+    assert sorted(f"{m} -> {t}" for m, ts in import_graph().items() for t in ts
+                  if not allowed(m, t)) == []
+
+
+def test_the_core_package_itself_offers_only_the_factory():
+    # core/__init__.py holds create_app alone (the version is core.version), so importing a
+    # name from it never runs into the blueprints the factory puts together.
+    known = _modules()
+    names = sorted(
+        f"{module}: {alias.name}"
+        for module, path in [*known.items(), ("wsgi", ROOT / "wsgi.py")]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module == "core" and not node.level
+        for alias in node.names
+        if f"core.{alias.name}" not in known and alias.name != "create_app"
+    )
+    assert names == []
+
+
+def test_the_protocol_is_pure():
+    tree = ast.parse((ROOT / "core" / "protocol.py").read_text(encoding="utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module}
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}
+
+
+def test_every_protocol_code_has_words():
+    from admin.kiosks import BUNDLE_ERRORS as BUNDLE_WORDS
+    from api.sync import MESSAGES
+    from core import protocol
+    from core.services.ingest import REASON_WORDS
+
+    assert set(REASON_WORDS) == set(protocol.ITEM_REASONS)
+    assert set(MESSAGES) == set(protocol.REQUEST_ERRORS) | set(protocol.ITEM_REASONS)
+    assert set(protocol.BUNDLE_ERRORS) <= set(BUNDLE_WORDS)
+    assert set(protocol.RETIRED_REASONS) <= set(protocol.ITEM_REASONS)
+
+
+def test_every_part_has_its_strings_extracted():
+    from core.i18n import DOMAIN_SOURCES, DOMAINS
+
+    assert set(DOMAIN_SOURCES) == set(DOMAINS)
+    assert sorted(folder for folders in DOMAIN_SOURCES.values() for folder in folders) == sorted(
+        PARTS)
