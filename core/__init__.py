@@ -11,7 +11,7 @@ from flask import Flask
 
 def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None):
     """Build the app for the configured role; raises ConfigError naming a bad variable."""
-    from core import cli, config, errors, i18n, ratelimit, routing, security
+    from core import cli, config, database, errors, i18n, ratelimit, routing, security
     from core.database import configure_engine, engine_options
     from core.extensions import csrf, db, migrate
 
@@ -50,6 +50,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    database.init_app(app)
     ratelimit.init_app(app)
     cli.init_app(app)
 

@@ -105,3 +105,21 @@ def ping() -> str | None:
     except Exception as error:  # any failure means "unreachable"; report it
         return type(error).__name__ + ": " + (str(error).splitlines() or [""])[0][:200]
     return None
+
+
+def init_app(app: Any) -> None:
+    """The request's one commit (see ``core.services.unit_of_work``).
+
+    After the view has returned its response, whatever its status, the session is committed,
+    so an audit entry that goes with a refusal is kept. An exception that escaped the view has
+    already been rolled back by the error handlers (``core.errors``) before the page was made.
+    The commit runs before the first byte leaves: a client never hears "stored" for a change that
+    is not.
+    """
+
+    @app.after_request
+    def _commit(response: Any) -> Any:
+        session = db.session()
+        if session.in_transaction():
+            session.commit()
+        return response

@@ -102,6 +102,16 @@ def _forget_connection() -> None:
             step()
 
 
+def _roll_back() -> None:
+    """Drop what the failed request changed before the error page is made (and committed)."""
+    from core.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # the connection itself failed; the page is still owed
+        _forget_connection()
+
+
 def render_without_database(template: str, context: dict[str, Any]) -> str:
     """Render a page without the context processors: they may read the database that is away."""
     from core.config import LOCALES
@@ -133,6 +143,7 @@ def database_unavailable():
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
+        _roll_back()
         return render_error(
             400, _("This form has expired or was not sent from this site. Please try again.")
         )
@@ -141,6 +152,7 @@ def init_app(app: Flask) -> None:
     def _http(error: HTTPException):
         if error.code is None or error.code < 400:
             return error
+        _roll_back()  # an exception escaped the view: its unfinished changes are not kept
         message = getattr(error, "sipas_message", None)
         retry = getattr(error, "retry_after", None)
         response = render_error(error.code, message, retry)
@@ -159,4 +171,5 @@ def init_app(app: Flask) -> None:
                         (str(error).splitlines() or [""])[0][:200])
             return database_unavailable()
         log.exception("unhandled error on %s %s", request.method, request.path)
+        _roll_back()
         return render_error(InternalServerError.code)
