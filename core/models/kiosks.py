@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -78,6 +78,28 @@ class Kiosk(db.Model):
 
     unit: Mapped[Unit] = relationship()
     counter: Mapped[Counter] = relationship()
+
+    def start_key_rotation(self, new_secret: str, grace: timedelta) -> None:
+        """Make ``new_secret`` the key; the old one stays valid for ``grace`` (the one rule)."""
+        self.previous_secret = self.secret
+        self.previous_secret_until = utcnow() + grace
+        self.secret = new_secret
+
+    def previous_key_valid(self, at: datetime | None = None) -> bool:
+        """True while the key replaced by a rotation may still sign (its grace period lasts)."""
+        until = self.previous_secret_until
+        return bool(self.previous_secret) and until is not None and until > (at or utcnow())
+
+    def signing_keys(self, at: datetime | None = None) -> list[str]:
+        """The keys a signature may use: the current one, then the previous one in grace."""
+        keys = [self.secret] if self.secret else []
+        if self.previous_key_valid(at):
+            keys.append(self.previous_secret)  # type: ignore[arg-type]
+        return keys
+
+    def forget_previous_key(self) -> None:
+        self.previous_secret = None
+        self.previous_secret_until = None
 
 
 class SyncNonce(db.Model):

@@ -618,9 +618,7 @@ def import_bundle(data: bytes, batch_size: int, user: Any = None) -> BundleResul
         raise BundleError("unknown_kiosk")
     import hmac
 
-    keys = [kiosk.secret]
-    if kiosk.previous_secret_until and kiosk.previous_secret_until > utcnow():
-        keys.append(kiosk.previous_secret)
+    keys = kiosk.signing_keys()
     if not any(key and hmac.compare_digest(protocol.sign_bundle(key, body.encode()), given)
                for key in keys):
         raise BundleError("bad_signature")

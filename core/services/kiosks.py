@@ -14,7 +14,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -175,8 +175,7 @@ def revoke(kiosk: Kiosk, *, user: User | None = None) -> None:
     kiosk.status = "revoked"
     kiosk.revoked_at = utcnow()
     kiosk.enrollment_code_hash = None
-    kiosk.previous_secret = None
-    kiosk.previous_secret_until = None
+    kiosk.forget_previous_key()
     audit.record("kiosk.revoke", user=user, username=None if user else "cli",
                  target_type="kiosk", target_id=kiosk.public_id, unit_id=kiosk.unit_id)
     db.session.commit()
@@ -197,8 +196,7 @@ def reenroll(kiosk: Kiosk, *, user: User | None = None) -> Registration:
     code = _new_code()
     kiosk.status = "pending"
     kiosk.secret = None
-    kiosk.previous_secret = None
-    kiosk.previous_secret_until = None
+    kiosk.forget_previous_key()
     kiosk.enrollment_code_hash = hash_code(code)
     kiosk.enrollment_expires_at = utcnow() + timedelta(
         hours=current_app.config["ENROLLMENT_CODE_HOURS"])
@@ -219,11 +217,8 @@ def rotate(kiosk: Kiosk, *, user: User | None = None) -> None:
     if kiosk.status != "active" or kiosk.secret is None:
         raise KioskAdminError("not_active")
     begin_write()
-    kiosk.previous_secret = kiosk.secret
-    kiosk.previous_secret_until = utcnow() + timedelta(
-        hours=current_app.config["KEY_ROTATION_GRACE_HOURS"]
-    )
-    kiosk.secret = secrets.token_urlsafe(32)
+    kiosk.start_key_rotation(secrets.token_urlsafe(32),
+                             timedelta(hours=current_app.config["KEY_ROTATION_GRACE_HOURS"]))
     audit.record("kiosk.rotate", user=user, username=None if user else "cli",
                  target_type="kiosk", target_id=kiosk.public_id, unit_id=kiosk.unit_id)
     db.session.commit()
@@ -314,8 +309,8 @@ def authenticate(headers: Any, method: str, path: str, body: bytes, now: float) 
         raise SyncError("unknown_kiosk", 401)
     used_previous = False
     if not _matches(kiosk.secret, method, path, timestamp, nonce, body, given):
-        grace = kiosk.previous_secret_until
-        if grace is not None and grace.timestamp() > now and _matches(
+        at = datetime.fromtimestamp(now, UTC)
+        if kiosk.previous_key_valid(at) and _matches(
             kiosk.previous_secret, method, path, timestamp, nonce, body, given
         ):
             used_previous = True

@@ -157,10 +157,7 @@ def _kiosk_target(token: str, payload: dict[str, Any], now: float | None) -> Tar
         raise TokenProblem("unknown")
     if kiosk.status == "revoked":
         raise TokenProblem("revoked")
-    keys = [kiosk.secret]
-    grace = kiosk.previous_secret_until
-    if kiosk.previous_secret and grace is not None and grace > utcnow():
-        keys.append(kiosk.previous_secret)
+    keys = kiosk.signing_keys()
     verified: dict[str, Any] | None = None
     problem: TokenError | None = None
     lenient = (time.time() if now is None else now) - KIOSK_CLOCK_GRACE_S
