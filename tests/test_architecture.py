@@ -208,3 +208,15 @@ def test_every_part_has_its_strings_extracted():
     assert set(DOMAIN_SOURCES) == set(DOMAINS)
     assert sorted(folder for folders in DOMAIN_SOURCES.values() for folder in folders) == sorted(
         PARTS)
+
+
+def test_the_sync_services_never_commit_and_live_in_their_package():
+    # The caller commits (the request after the view, a CLI command at its end); see
+    # core/services/unit_of_work.py. The old loose modules stay gone.
+    services = ROOT / "core" / "services"
+    committing = sorted(
+        path.name for path in (services / "sync").glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr == "commit")
+    assert committing == []
+    assert not {"kiosks.py", "ingest.py"} & {p.name for p in services.glob("*.py")}
