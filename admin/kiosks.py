@@ -1,5 +1,5 @@
 """Kiosk administration pages: the fleet, registering a kiosk (one-time code and QR), revoking,
-rotating keys and importing bundles. Thin: parse, call core.services.kiosks / ingest, render."""
+rotating keys and importing bundles. Thin: parse, call core.services.sync, render."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from wtforms.validators import DataRequired, Length
 from admin.auth import current_user, login_required, role_required
 from admin.forms import Form
 from core.routing import parse_id
-from core.services import ingest, kiosks
+from core.services.errors import ServiceError, words
+from core.services.sync import bundles, registry
+from core.services.sync import fleet as kiosk_fleet
 
 bp = Blueprint("admin_kiosks", __name__, url_prefix="/admin/kiosks",
                template_folder="templates")
@@ -38,6 +40,35 @@ BUNDLE_ERRORS = {
     "revoked": _l("The bundle comes from a revoked kiosk."),
     "not_enrolled": _l("The bundle comes from a kiosk that has not finished enrollment."),
 }
+# Why the aggregator refused a kiosk's rating (core.protocol.ITEM_REASONS), on the fleet page.
+# "before_kiosk_registered", "future_device_time" and "uuid_conflict" are no longer given, but
+# refusals an older server stored with them are still shown.
+REASON_WORDS = {
+    "not_an_object": _l("The rating is not a JSON object."),
+    "invalid_uuid": _l("The rating has no valid identifier (uuid)."),
+    "invalid_seq": _l("The rating has no valid sequence number."),
+    "invalid_scale": _l("The rating scale must be 3 or 5."),
+    "invalid_level": _l("The rating level is not one of the levels of its scale."),
+    "invalid_device_time": _l("The rating time is missing or not an ISO 8601 time with a "
+                              "time zone."),
+    "future_device_time": _l("The rating is dated in the future."),
+    "before_kiosk_registered": _l("The rating is dated before the kiosk was registered."),
+    "unknown_questionnaire_version": _l("The questionnaire version is not known to the server."),
+    "invalid_reasons": _l("The follow-up reasons are not known to the questionnaire."),
+    "invalid_misuse": _l("The misuse mark is not a known one."),
+    "invalid_officer_code": _l("The officer code is not valid text."),
+    "invalid_dossier_code": _l("The dossier code is not valid text."),
+    "invalid_procedure_code": _l("The procedure code is not valid text."),
+    "repeated_in_batch": _l("The same rating (or sequence number) appears twice in the batch."),
+    "seq_conflict": _l("Another rating of this kiosk already has this sequence number."),
+    "uuid_conflict": _l("Another kiosk already sent a rating with this identifier."),
+}
+
+
+def reason_words(code: str | None) -> str:
+    """A refusal reason in the reader's language (the code itself when unknown)."""
+    found = REASON_WORDS.get(code or "")
+    return str(found) if found is not None else (code or "")
 
 
 class RegisterKioskForm(Form):
@@ -72,9 +103,10 @@ def fleet():
     assert user is not None
     after = parse_id(request.args.get("after"))
     only = request.args.get("only")
-    only = only if only in kiosks.FLEET_FILTERS else None
-    page = kiosks.fleet(user, after, only)
+    only = only if only in kiosk_fleet.FLEET_FILTERS else None
+    page = kiosk_fleet.fleet(user, after, only)
     return render_template("admin/kiosks/fleet.html", page=page, form=ActionForm(), only=only,
+                           reason_words=reason_words,
                            may_manage=user.role in ("admin", "manager"),
                            may_import=user.role == "admin")
 
@@ -85,13 +117,13 @@ def register():
     """Register a kiosk at a counter in scope and show its one-time enrollment code."""
     user = current_user()
     form = RegisterKioskForm()
-    form.counter.choices = kiosks.counters_in_scope(user)  # type: ignore[arg-type]
+    form.counter.choices = registry.counters_in_scope(user)  # type: ignore[arg-type]
     if form.validate_on_submit():
-        counter = kiosks.counter_for(user, form.counter.data)  # type: ignore[arg-type]
+        counter = registry.counter_for(user, form.counter.data)  # type: ignore[arg-type]
         try:
-            done = kiosks.register(counter, form.name.data or "", user=user)
-        except kiosks.KioskAdminError as exc:
-            flash(str(ADMIN_ERRORS.get(exc.code, exc.code)), "error")
+            done = registry.register(counter, form.name.data or "", user=user)
+        except ServiceError as exc:
+            flash(words(exc, ADMIN_ERRORS), "error")
             return render_template("admin/kiosks/register.html", form=form), 422
         return _code_page(done)
     status = 422 if request.method == "POST" else 200
@@ -104,12 +136,12 @@ def revoke(kiosk_id: str):
     """Revoke a kiosk: its requests and QR tokens are refused from now on."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    kiosk = kiosks.kiosk_for(current_user(), kiosk_id)  # type: ignore[arg-type]
+    kiosk = registry.kiosk_for(current_user(), kiosk_id)  # type: ignore[arg-type]
     try:
-        kiosks.revoke(kiosk, user=current_user())
+        registry.revoke(kiosk, user=current_user())
         flash(_("Kiosk %(name)s revoked.", name=kiosk.name), "success")
-    except kiosks.KioskAdminError as exc:
-        flash(str(ADMIN_ERRORS.get(exc.code, exc.code)), "error")
+    except ServiceError as exc:
+        flash(words(exc, ADMIN_ERRORS), "error")
     return redirect(url_for("admin_kiosks.fleet"))
 
 
@@ -119,21 +151,21 @@ def reenroll(kiosk_id: str):
     """Revoke the kiosk's key at once and show a new one-time code for the same kiosk (after a
     confirmation page): what to do when a key may have leaked."""
     user = current_user()
-    kiosk = kiosks.kiosk_for(user, kiosk_id)  # type: ignore[arg-type]
+    kiosk = registry.kiosk_for(user, kiosk_id)  # type: ignore[arg-type]
     form = ActionForm()
     if request.method == "GET":
         return render_template("admin/kiosks/reenroll.html", kiosk=kiosk, form=form)
     if not form.validate_on_submit():
         abort(400)
     try:
-        done = kiosks.reenroll(kiosk, user=user)
-    except kiosks.KioskAdminError as exc:
-        flash(str(ADMIN_ERRORS.get(exc.code, exc.code)), "error")
+        done = registry.reenroll(kiosk, user=user)
+    except ServiceError as exc:
+        flash(words(exc, ADMIN_ERRORS), "error")
         return redirect(url_for("admin_kiosks.fleet"))
     return _code_page(done, force=True)
 
 
-def _code_page(done: kiosks.Registration, force: bool = False):
+def _code_page(done: registry.Registration, force: bool = False):
     server = current_app.config["PUBLIC_URL"]
     payload = json.dumps({"server": server, "code": done.code}, separators=(",", ":"))
     # The code is shown on this response only; it is never stored in clear.
@@ -151,13 +183,13 @@ def rotate(kiosk_id: str):
     key that may have leaked)."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    kiosk = kiosks.kiosk_for(current_user(), kiosk_id)  # type: ignore[arg-type]
+    kiosk = registry.kiosk_for(current_user(), kiosk_id)  # type: ignore[arg-type]
     try:
-        kiosks.rotate(kiosk, user=current_user())
+        registry.rotate(kiosk, user=current_user())
         flash(_("Kiosk %(name)s will switch to a new key at its next sync.", name=kiosk.name),
               "success")
-    except kiosks.KioskAdminError as exc:
-        flash(str(ADMIN_ERRORS.get(exc.code, exc.code)), "error")
+    except ServiceError as exc:
+        flash(words(exc, ADMIN_ERRORS), "error")
     return redirect(url_for("admin_kiosks.fleet"))
 
 
@@ -169,10 +201,10 @@ def import_bundle():
     if form.validate_on_submit():
         data = form.bundle.data.read()
         try:
-            result = ingest.import_bundle(data, current_app.config["SYNC_BATCH_SIZE"],
-                                          user=current_user())
-        except ingest.BundleError as exc:
-            flash(str(BUNDLE_ERRORS.get(exc.code, exc.code)), "error")
+            result = bundles.import_bundle(data, current_app.config["SYNC_BATCH_SIZE"],
+                                           user=current_user())
+        except ServiceError as exc:
+            flash(words(exc, BUNDLE_ERRORS), "error")
             return render_template("admin/kiosks/import.html", form=form), 422
         flash(_("Bundle from %(name)s: %(accepted)s new, %(duplicates)s already stored, "
                 "%(rejected)s rejected.", name=result.kiosk_name, accepted=result.accepted,

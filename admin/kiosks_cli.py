@@ -1,6 +1,7 @@
 """`flask --app wsgi kiosks ...`: register, list, revoke and rotate kiosks; import bundles.
 
 For operators at the aggregator; `register` prints the one-time code as "Enrollment code: CODE".
+A command is not a request: it commits its own work once the service has done it.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import Kiosk
-from core.services import ingest, kiosks
+from core.services.errors import ServiceError
+from core.services.sync import bundles, registry
 
 kiosks_cli = AppGroup("kiosks", help="Manage kiosks on the aggregator.")
 
 
 def _kiosk(public_id: str) -> Kiosk:
-    kiosk = kiosks.by_public_id(public_id)
+    kiosk = registry.by_public_id(public_id)
     if kiosk is None:
         raise click.ClickException(f"No kiosk with id {public_id}.")
     return kiosk
@@ -33,10 +35,11 @@ def _kiosk(public_id: str) -> Kiosk:
 def register_command(unit_code: str, counter_code: str, name: str) -> None:
     """Register a kiosk and print its one-time enrollment code."""
     try:
-        counter = kiosks.find_counter(unit_code, counter_code)
-        done = kiosks.register(counter, name)
-    except kiosks.KioskAdminError as exc:
+        counter = registry.find_counter(unit_code, counter_code)
+        done = registry.register(counter, name)
+    except ServiceError as exc:
         raise click.ClickException(f"Cannot register the kiosk: {exc.code}") from None
+    db.session.commit()
     expires = done.kiosk.enrollment_expires_at
     click.echo(f"Kiosk {done.kiosk.public_id} registered at {unit_code}/{counter_code}.")
     click.echo(f"Enrollment code: {done.code}")
@@ -58,9 +61,10 @@ def list_command() -> None:
 def revoke_command(kiosk_id: str) -> None:
     """Revoke a kiosk: every further request from it is refused."""
     try:
-        kiosks.revoke(_kiosk(kiosk_id))
-    except kiosks.KioskAdminError as exc:
+        registry.revoke(_kiosk(kiosk_id))
+    except ServiceError as exc:
         raise click.ClickException(f"Cannot revoke: {exc.code}") from None
+    db.session.commit()
     click.echo(f"Kiosk {kiosk_id} revoked.")
 
 
@@ -79,9 +83,10 @@ def reenroll_command(kiosk_id: str, yes: bool) -> None:
         click.confirm(f"Refuse every request of kiosk {kiosk.name!r} ({kiosk_id}) until it is "
                       "enrolled again?", abort=True)
     try:
-        done = kiosks.reenroll(kiosk)
-    except kiosks.KioskAdminError as exc:
+        done = registry.reenroll(kiosk)
+    except ServiceError as exc:
         raise click.ClickException(f"Cannot re-enroll: {exc.code}") from None
+    db.session.commit()
     expires = done.kiosk.enrollment_expires_at
     click.echo(f"Kiosk {kiosk_id}: its key is refused from now on.")
     click.echo(f"Enrollment code: {done.code}")
@@ -96,9 +101,10 @@ def rotate_command(kiosk_id: str) -> None:
     """Give a kiosk a new key for hygiene (it picks it up at its next sync). Not for a leaked
     key: a copy of the old key could fetch the new one too; use `reenroll` for that."""
     try:
-        kiosks.rotate(_kiosk(kiosk_id))
-    except kiosks.KioskAdminError as exc:
+        registry.rotate(_kiosk(kiosk_id))
+    except ServiceError as exc:
         raise click.ClickException(f"Cannot rotate: {exc.code}") from None
+    db.session.commit()
     hours = current_app.config["KEY_ROTATION_GRACE_HOURS"]
     click.echo(f"Kiosk {kiosk_id}: new key issued; the previous key may only fetch it, for at "
                f"most {hours} h or until the kiosk first uses the new key.")
@@ -109,9 +115,10 @@ def rotate_command(kiosk_id: str) -> None:
 def import_bundle_command(file: Path) -> None:
     """Import a bundle exported by an offline kiosk (importing it twice is harmless)."""
     try:
-        result = ingest.import_bundle(file.read_bytes(), current_app.config["SYNC_BATCH_SIZE"])
-    except ingest.BundleError as exc:
+        result = bundles.import_bundle(file.read_bytes(), current_app.config["SYNC_BATCH_SIZE"])
+    except ServiceError as exc:
         raise click.ClickException(f"Bundle refused: {exc.code}") from None
+    db.session.commit()
     click.echo(f"Bundle from {result.kiosk_name}: {result.accepted} accepted, "
                f"{result.duplicates} already stored, {result.rejected} rejected.")
     for reason, count in sorted(result.reasons.items()):

@@ -1,8 +1,10 @@
 """The sync API for kiosks under /api/v1/sync: enroll, push ratings, pull configuration, heartbeat.
 
 Every request but enrollment is signed by the kiosk (see core/protocol.py). Views parse and
-answer; core.services.kiosks and core.services.ingest do the work. Every refusal is a JSON error
-with a machine code and a message in the reader's language, never a stack trace.
+answer; core.services.sync does the work. Every refusal is a JSON error with a machine code (the
+service's ``ServiceError`` or this module's own checks) and a message in the reader's language,
+never a stack trace. A request's changes are committed after the view returns and before the
+answer leaves (core.database), so an acknowledgement always follows the commit.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from api.openapi import register_paths, retry_later
 from core import jsonsafe, protocol, ratelimit
 from core.extensions import csrf, db
-from core.services import ingest, kiosks
-from core.services.kiosks import SyncError
+from core.services.errors import ServiceError
+from core.services.sync import authentication, contact, ingest, kiosk_config, registry
 
 bp = Blueprint("sync_api", __name__, url_prefix=protocol.SYNC_PREFIX)
 # Kiosks authenticate every request with an HMAC signature, not a browser session.
@@ -51,7 +53,24 @@ MESSAGES = {
     "rate_limited": _l("Too many requests from this kiosk; wait and try again."),
     "busy": _l("The server is busy; the kiosk will try again shortly. Nothing was lost."),
     # Per-item reasons.
-    **ingest.REASON_WORDS,
+    "not_an_object": _l("The rating is not a JSON object."),
+    "invalid_uuid": _l("The rating has no valid identifier (uuid)."),
+    "invalid_seq": _l("The rating has no valid sequence number."),
+    "invalid_scale": _l("The rating scale must be 3 or 5."),
+    "invalid_level": _l("The rating level is not one of the levels of its scale."),
+    "invalid_device_time": _l("The rating time is missing or not an ISO 8601 time with a "
+                              "time zone."),
+    "future_device_time": _l("The rating is dated in the future."),
+    "before_kiosk_registered": _l("The rating is dated before the kiosk was registered."),
+    "unknown_questionnaire_version": _l("The questionnaire version is not known to the server."),
+    "invalid_reasons": _l("The follow-up reasons are not known to the questionnaire."),
+    "invalid_misuse": _l("The misuse mark is not a known one."),
+    "invalid_officer_code": _l("The officer code is not valid text."),
+    "invalid_dossier_code": _l("The dossier code is not valid text."),
+    "invalid_procedure_code": _l("The procedure code is not valid text."),
+    "repeated_in_batch": _l("The same rating (or sequence number) appears twice in the batch."),
+    "seq_conflict": _l("Another rating of this kiosk already has this sequence number."),
+    "uuid_conflict": _l("Another kiosk already sent a rating with this identifier."),
 }
 
 
@@ -76,10 +95,10 @@ def _server_time(response):
     return response
 
 
-@bp.errorhandler(SyncError)
-def _sync_error(exc: SyncError):
+@bp.errorhandler(ServiceError)
+def _refused(exc: ServiceError):
     db.session.rollback()
-    return error(exc.code, exc.status, **exc.extra)
+    return error(exc.code, exc.status, **exc.params)
 
 
 @bp.errorhandler(OperationalError)
@@ -106,11 +125,12 @@ def _json(body: bytes) -> Any:
     try:
         return jsonsafe.loads(body or b"null")
     except (ValueError, UnicodeDecodeError):
-        raise SyncError("invalid_json", 400) from None
+        raise ServiceError("invalid_json", status=400) from None
 
 
-def _authenticated(body: bytes) -> kiosks.Authenticated:
-    auth = kiosks.authenticate(request.headers, request.method, request.path, body, time.time())
+def _authenticated(body: bytes) -> authentication.Authenticated:
+    auth = authentication.authenticate(request.headers, request.method, request.path, body,
+                                       time.time())
     limit = ratelimit.Limit(current_app.config["SYNC_RATE_PER_MINUTE"], 60)
     if not ratelimit.hit("sync", auth.kiosk.public_id, limit):
         raise _RateLimited()
@@ -132,7 +152,7 @@ def _device_clock(payload: dict[str, Any]) -> float | None:
     if clock is None:
         return None
     if isinstance(clock, bool) or not isinstance(clock, int | float) or not 0 < clock < 2**40:
-        raise SyncError("invalid_request", 422, field="device_clock")
+        raise ServiceError("invalid_request", status=422, field="device_clock")
     return float(clock)
 
 
@@ -142,15 +162,15 @@ def enroll():
     payload = _json(_body(4096))
     code = payload.get("code") if isinstance(payload, dict) else None
     if not isinstance(code, str) or not 1 <= len(code) <= 40:
-        raise SyncError("invalid_request", 422, field="code")
+        raise ServiceError("invalid_request", status=422, field="code")
     first_seq = payload.get("first_seq", 1)
     if isinstance(first_seq, bool) or not isinstance(first_seq, int) or not 1 <= first_seq <= 2**62:
-        raise SyncError("invalid_request", 422, field="first_seq")
+        raise ServiceError("invalid_request", status=422, field="first_seq")
     if not ratelimit.hit("enroll", request.remote_addr or "-", ENROLL_LIMIT):
         raise _RateLimited()
-    done = kiosks.enroll(code, first_seq)
+    done = registry.enroll(code, first_seq)
     return jsonify({"kiosk_id": done.kiosk_id, "secret": done.secret, "config": done.config,
-                    "config_etag": kiosks.config_etag(done.config),
+                    "config_etag": kiosk_config.config_etag(done.config),
                     "server_time": time.time()})
 
 
@@ -162,9 +182,9 @@ def push():
     auth = _authenticated(body)
     payload = _json(body)
     if not isinstance(payload, dict) or not isinstance(payload.get("ratings"), list):
-        raise SyncError("invalid_request", 422, field="ratings")
+        raise ServiceError("invalid_request", status=422, field="ratings")
     if len(payload["ratings"]) > batch:
-        raise SyncError("batch_too_large", 413, max_batch=batch)
+        raise ServiceError("batch_too_large", status=413, max_batch=batch)
     result = ingest.ingest(auth.kiosk.id, payload["ratings"], _device_clock(payload))
     return jsonify(_result_body(result))
 
@@ -194,11 +214,12 @@ def config():
     """The kiosk's configuration with an ETag; 304 when it has not changed.
 
     A kiosk still signing with its previous key (after a rotation) receives the new key here;
-    its first request signed with the new key retires the old one (core.services.kiosks).
+    its first request signed with the new key retires the old one
+    (core.services.sync.authentication).
     """
     auth = _authenticated(_body(1024))
-    settings = kiosks.config_for(auth.kiosk)
-    etag = kiosks.config_etag(settings)
+    settings = kiosk_config.config_for(auth.kiosk)
+    etag = kiosk_config.config_etag(settings)
     if not auth.used_previous_key and request.headers.get("If-None-Match") == etag:
         response = current_app.response_class(status=304)
         response.headers["ETag"] = etag
@@ -218,18 +239,18 @@ def heartbeat():
     auth = _authenticated(body)
     payload = _json(body)
     if not isinstance(payload, dict):
-        raise SyncError("invalid_request", 422)
+        raise ServiceError("invalid_request", status=422)
     depth = payload.get("queue_depth")
     oldest = payload.get("oldest_unsent_age_s")
     version = payload.get("app_version")
     if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth < 2**31:
-        raise SyncError("invalid_request", 422, field="queue_depth")
+        raise ServiceError("invalid_request", status=422, field="queue_depth")
     if oldest is not None and (isinstance(oldest, bool) or not isinstance(oldest, int)
                                or not 0 <= oldest < 2**31):
-        raise SyncError("invalid_request", 422, field="oldest_unsent_age_s")
+        raise ServiceError("invalid_request", status=422, field="oldest_unsent_age_s")
     if version is not None and (not isinstance(version, str) or len(version) > 40):
-        raise SyncError("invalid_request", 422, field="app_version")
-    kiosk = ingest.heartbeat(auth.kiosk.id, depth, oldest, version, _device_clock(payload))
+        raise ServiceError("invalid_request", status=422, field="app_version")
+    kiosk = contact.heartbeat(auth.kiosk.id, depth, oldest, version, _device_clock(payload))
     return jsonify({"ok": True, "clock_offset_s": kiosk.clock_offset_s,
                     "server_time": time.time()})
 

@@ -632,7 +632,7 @@ def reject_code(stored: str | None) -> str:
 
 def rejected_by_reason() -> list[tuple[str, str, int]]:
     """Refused ratings counted by reason, most frequent first, each reason in words."""
-    from core.services.ingest import reason_words
+    from kiosk.refusals import reason_words
 
     counts: dict[str, int] = {}
     for stored, count in db.session.execute(
@@ -647,7 +647,7 @@ def rejected_by_reason() -> list[tuple[str, str, int]]:
 
 def status(rejected_limit: int = 50) -> Status:
     """Everything the technician's status page (and the setup page) shows, in one place."""
-    from core.services.ingest import reason_words
+    from kiosk.refusals import reason_words
 
     current = state()
     credentials = identity.load()

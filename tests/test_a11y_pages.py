@@ -141,7 +141,7 @@ def _serve_site(tmp_path_factory):
             "centre_code": org.centre.code,
         }
         # An enrolled kiosk, for the pages about one kiosk (revoke and re-enroll).
-        from core.services import kiosks as registry
+        from core.services.sync import registry
 
         registration = registry.register(org.counter, "Kiosk a11y")
         ids["kiosk"] = registry.enroll(registration.code).kiosk_id

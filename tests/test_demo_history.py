@@ -25,7 +25,8 @@ from core.models import (
     SurveyResponse,
     User,
 )
-from core.services import demo_data, kiosks
+from core.services import demo_data
+from core.services.sync import fleet, registry
 from tests.support.sync_helpers import enrolled, push, rating
 from tests.test_dashboard_rollups import (
     coarse_matches_fine,
@@ -67,15 +68,16 @@ def rollups_equal_raw_rows() -> None:
 def test_a_real_kiosk_keeps_its_sequence_and_its_next_taps_are_accepted(demo, client):
     creds = enrolled(client)
     # A revoked kiosk at another counter: the old generator wrote under it too.
-    revoked = kiosks.register(kiosks.find_counter("T-DEMO-TTHCC", "Q02"), "Kiosk cũ")
-    kiosks.revoke(revoked.kiosk)
+    revoked = registry.register(registry.find_counter("T-DEMO-TTHCC", "Q02"), "Kiosk cũ")
+    registry.revoke(revoked.kiosk)
+    db.session.commit()
     first = push(client, creds, [rating(seq) for seq in (1, 2, 3)]).get_json()
     assert [r["status"] for r in first["results"]] == ["accepted"] * 3
 
     summary = demo_data.generate(1200, 100, months=3, seed=4, today=TODAY)
     assert summary.ratings == 1200
 
-    real = kiosks.by_public_id(creds.kiosk_id)
+    real = registry.by_public_id(creds.kiosk_id)
     assert real is not None and not real.synthetic and real.max_seq == 3
     assert db.session.scalar(select(func.count()).select_from(KioskRating)
                              .where(KioskRating.kiosk_id == real.id)) == 3
@@ -83,7 +85,7 @@ def test_a_real_kiosk_keeps_its_sequence_and_its_next_taps_are_accepted(demo, cl
                              .where(KioskRating.kiosk_id == revoked.kiosk.id)) == 0
     following = push(client, creds, [rating(seq) for seq in (4, 5, 6)]).get_json()
     assert [r["status"] for r in following["results"]] == ["accepted"] * 3
-    assert kiosks.by_public_id(creds.kiosk_id).max_seq == 6
+    assert registry.by_public_id(creds.kiosk_id).max_seq == 6
 
 
 def test_the_history_has_one_synthetic_kiosk_per_counter_that_no_one_can_use(demo, client):
@@ -107,11 +109,11 @@ def test_the_history_has_one_synthetic_kiosk_per_counter_that_no_one_can_use(dem
     admin = User(username="fleet.admin", role="admin", password_hash="x", full_name="A")
     db.session.add(admin)
     db.session.commit()
-    assert all(not row.kiosk.synthetic for row in kiosks.fleet(admin).rows)
+    assert all(not row.kiosk.synthetic for row in fleet.fleet(admin).rows)
     from werkzeug.exceptions import NotFound
 
     with pytest.raises(NotFound):
-        kiosks.kiosk_for(admin, synthetic[0].public_id)
+        registry.kiosk_for(admin, synthetic[0].public_id)
     response = client.post("/api/v1/sync/enroll", json={"code": "ABCD-EFGH"})
     assert response.status_code == 400
 

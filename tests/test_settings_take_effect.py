@@ -388,7 +388,7 @@ def check_enrollment_code_hours(env: Env) -> None:
 
 def check_key_rotation_grace_hours(env: Env) -> None:
     from core.models import Kiosk, utcnow
-    from core.services import kiosks
+    from core.services.sync import registry
     from tests.support.sync_helpers import enrolled
 
     app = env.app({"SIPAS_KEY_ROTATION_GRACE_HOURS": "5"})
@@ -396,7 +396,7 @@ def check_key_rotation_grace_hours(env: Env) -> None:
         creds = enrolled(app.test_client(), name="Rotating kiosk")
         kiosk = db.session.scalar(db.select(Kiosk).where(Kiosk.public_id == creds.kiosk_id))
         before = utcnow()
-        kiosks.rotate(kiosk)
+        registry.rotate(kiosk)
         hours = (kiosk.previous_secret_until - before).total_seconds() / 3600
         assert hours == pytest.approx(5, abs=0.01)
 
@@ -412,12 +412,12 @@ def check_sync_rate_per_minute(env: Env) -> None:
 
 
 def check_sync_lock_timeout_ms(env: Env) -> None:
-    from core.services import ingest
+    from core.services.sync import locks
 
     app = env.app({"SIPAS_SYNC_LOCK_TIMEOUT_MS": "1500"})
     with app.app_context():
         if backend() == "postgresql":
-            ingest.set_lock_timeout()
+            locks.set_lock_timeout()
             assert db.session.execute(db.text("SHOW lock_timeout")).scalar() == "1500ms"
             db.session.rollback()
         else:

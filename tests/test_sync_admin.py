@@ -14,7 +14,8 @@ from sqlalchemy import select
 from core import protocol
 from core.extensions import db
 from core.models import AuditEntry, Counter, Kiosk, Unit
-from core.services import kiosks
+from core.services.sync import fleet as kiosk_fleet
+from core.services.sync import registry
 from core.services.users import create_user
 from tests.conftest import csrf_token
 from tests.support.sync_helpers import enroll, push, rating, register_demo_kiosk
@@ -31,7 +32,7 @@ def sign_in(client, username: str, role: str, unit_code: str | None = None):
 
 
 def counter_id(unit_code: str, code: str = "Q01") -> int:
-    return kiosks.find_counter(unit_code, code).id
+    return registry.find_counter(unit_code, code).id
 
 
 def test_an_administrator_registers_a_kiosk_and_sees_its_code_once(demo, client):
@@ -92,8 +93,9 @@ def test_the_fleet_shows_only_kiosks_in_scope_with_gaps_and_clock_skew(demo, cli
 
 def test_fleet_pages_follow_a_keyset(demo, client):
     counter = db.session.scalar(select(Counter).where(Counter.code == "Q02"))
-    for i in range(kiosks.PAGE_SIZE + 5):
-        kiosks.register(counter, f"K{i:03d}")
+    for i in range(kiosk_fleet.PAGE_SIZE + 5):
+        registry.register(counter, f"K{i:03d}")
+    db.session.commit()
     sign_in(client, "root", "admin")
     first = client.get("/admin/kiosks/").text
     assert "K000" in first and "K054" not in first
@@ -108,11 +110,11 @@ def test_revoke_and_rotate_from_the_fleet_page_are_audited(demo, client):
     sign_in(client, "root", "admin")
     assert client.post(f"/admin/kiosks/{creds.kiosk_id}/rotate").status_code == 302
     db.session.expire_all()
-    kiosk = kiosks.by_public_id(creds.kiosk_id)
+    kiosk = registry.by_public_id(creds.kiosk_id)
     assert kiosk.previous_secret == creds.secret and kiosk.secret != creds.secret
     assert client.post(f"/admin/kiosks/{creds.kiosk_id}/revoke").status_code == 302
     db.session.expire_all()
-    assert kiosks.by_public_id(creds.kiosk_id).status == "revoked"
+    assert registry.by_public_id(creds.kiosk_id).status == "revoked"
     actions = db.session.scalars(select(AuditEntry.action)
                                  .where(AuditEntry.username == "root")).all()
     assert {"kiosk.rotate", "kiosk.revoke"} <= set(actions)

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from core import protocol
 from core.extensions import db
 from core.models import AuditEntry, Kiosk, KioskRating, RollupCount, RollupHour
-from core.services import kiosks
+from core.services.errors import ServiceError
+from core.services.sync import registry
 from kiosk import identity
 from tests.conftest import redis_url
 from tests.support.sync_helpers import (
@@ -28,7 +29,7 @@ from tests.support.sync_helpers import (
 
 def kiosk_row(creds) -> Kiosk:
     db.session.expire_all()
-    kiosk = kiosks.by_public_id(creds.kiosk_id)
+    kiosk = registry.by_public_id(creds.kiosk_id)
     assert kiosk is not None
     return kiosk
 
@@ -152,7 +153,8 @@ def test_replays_are_caught_through_redis_when_configured(demo, app_factory):
 
 def test_a_revoked_kiosk_is_refused(demo, client):
     creds = enrolled(client)
-    kiosks.revoke(kiosk_row(creds))
+    registry.revoke(kiosk_row(creds))
+    db.session.commit()
     response = push(client, creds, [rating(1)])
     assert response.status_code == 403 and error_code(response) == "revoked"
     assert db.session.scalar(select(func.count()).select_from(KioskRating)) == 0
@@ -352,7 +354,7 @@ def test_rollups_follow_the_contract_keys(demo, client):
 def test_the_database_being_busy_answers_503_with_retry_after(demo, client, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    from core.services import ingest
+    from core.services.sync import ingest
 
     creds = enrolled(client)
 
@@ -407,7 +409,8 @@ def test_the_heartbeat_is_stored_on_the_kiosk(demo, client):
 
 def test_a_rotated_key_reaches_the_kiosk_and_the_old_one_expires(demo, client):
     creds = enrolled(client)
-    kiosks.rotate(kiosk_row(creds))
+    registry.rotate(kiosk_row(creds))
+    db.session.commit()
     # Signed with the old key during the grace period: handed the new key, and nothing else.
     pulled = signed(client, creds, "GET", "/api/v1/sync/config")
     new_secret = pulled.get_json()["credentials"]["secret"]
@@ -425,11 +428,11 @@ def test_a_rotated_key_reaches_the_kiosk_and_the_old_one_expires(demo, client):
 
 def test_only_enrolled_kiosks_can_rotate_and_revocation_is_final(demo, client):
     pending, _code = register_demo_kiosk()
-    with pytest.raises(kiosks.KioskAdminError):
-        kiosks.rotate(pending)
-    kiosks.revoke(pending)
-    with pytest.raises(kiosks.KioskAdminError):
-        kiosks.revoke(pending)
+    with pytest.raises(ServiceError, match="not_active"):
+        registry.rotate(pending)
+    registry.revoke(pending)
+    with pytest.raises(ServiceError, match="already_revoked"):
+        registry.revoke(pending)
 
 
 def test_a_push_waiting_on_a_locked_kiosk_row_answers_503_on_postgresql(demo, app_factory):

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 
 from core.extensions import db
 from core.models import Kiosk, KioskRating, RollupCount, RollupHour
-from core.services import ingest, kiosks
+from core.services.sync import ingest, registry
 
 REASONS = ["waiting_time", "officer_attitude", "procedures_papers"]
 SETTINGS = settings(max_examples=25, deadline=None,
@@ -49,8 +49,8 @@ def fresh_kiosk() -> int:
     for model in (KioskRating, RollupCount, RollupHour):
         db.session.execute(delete(model))
     db.session.commit()
-    done = kiosks.register(kiosks.find_counter("T-DEMO-TTHCC", "Q01"), "Property kiosk")
-    kiosks.enroll(done.code)
+    done = registry.register(registry.find_counter("T-DEMO-TTHCC", "Q01"), "Property kiosk")
+    registry.enroll(done.code)
     kiosk = db.session.get(Kiosk, done.kiosk.id)
     kiosk.created_at = datetime.now(UTC) - timedelta(days=7)
     db.session.commit()

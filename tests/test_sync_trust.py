@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import Kiosk, KioskRating, RollupCount
-from core.services import ingest, kiosks
 from core.services import survey as survey_service
+from core.services.sync import contact, fleet, ingest
 from tests.support.kiosk import configure
 from tests.support.kiosk import ratings as outbox
 from tests.support.survey import kiosk_token
@@ -46,9 +46,12 @@ def item(seq: int, at: datetime, level: int = 5, **fields) -> dict:
 
 def send(kiosk: Kiosk, items: list[dict], received: datetime,
          upload_delay_s: float = 0.05) -> ingest.IngestResult:
-    """Push ``items`` as the kiosk would, its clock right, arriving ``upload_delay_s`` late."""
+    """Push ``items`` as the kiosk would, its clock right, arriving ``upload_delay_s`` late
+    (committed, as the request would be)."""
     sent = received - timedelta(seconds=upload_delay_s)
-    return ingest.ingest(kiosk.id, items, device_clock=sent.timestamp(), received=received)
+    result = ingest.ingest(kiosk.id, items, device_clock=sent.timestamp(), received=received)
+    db.session.commit()
+    return result
 
 
 def taps(kiosk: Kiosk, day: date) -> int:
@@ -164,7 +167,7 @@ def test_a_refused_rating_stored_later_is_no_longer_a_refusal(demo, client):
     assert send(kiosk, [first], received=at).outcomes[0].reason == "unknown_questionnaire_version"
     first["questionnaire_version"] = 1
     assert send(kiosk, [first], received=at).outcomes[0].status == "accepted"
-    assert kiosks.rejections_by_reason([kiosk.id]) == {}
+    assert fleet.rejections_by_reason([kiosk.id]) == {}
 
 
 # --- 4. A rating's identity belongs to its kiosk ------------------------------------------------
@@ -215,6 +218,7 @@ def test_a_wrong_clock_is_still_corrected_and_flagged(demo, client):
     ingest.ingest(kiosk.id, [item(1, tapped_by_kiosk)],
                   device_clock=(received + ahead - timedelta(seconds=2)).timestamp(),
                   received=received)
+    db.session.commit()
     row = stored(kiosk, 1)
     assert (row.local_day, row.local_hour) == (date(2026, 3, 12), 23) and not row.clock_suspect
     kiosk = db.session.get(Kiosk, kiosk.id)
@@ -227,8 +231,9 @@ def test_a_clock_set_back_is_followed_at_once(demo, client):
     send(kiosk, [], received=received)
     later = received + timedelta(minutes=1)
     behind = timedelta(minutes=10)  # someone set the kiosk clock ten minutes back
-    ingest.heartbeat(kiosk.id, 0, None, "1.0", device_clock=(later - behind).timestamp(),
-                     received=later)
+    contact.heartbeat(kiosk.id, 0, None, "1.0", device_clock=(later - behind).timestamp(),
+                      received=later)
+    db.session.commit()
     kiosk = db.session.get(Kiosk, kiosk.id)
     assert abs(kiosk.clock_offset_s - 600) < 0.1 and kiosk.clock_skew_flag
 

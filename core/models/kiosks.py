@@ -71,7 +71,7 @@ class Kiosk(db.Model):
     # numbering where it was, and the numbers below went to its previous identity.
     first_seq: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
     # Recent [receive time, receive time - device clock] pairs; their minimum is the clock
-    # offset without network or queue delay (see ingest.observe_clock).
+    # offset without network or queue delay (see core.services.sync.contact.observe_clock).
     clock_samples: Mapped[list[list[float]] | None] = mapped_column(JSON)
     pre_enrollment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     clock_suspect_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -14,10 +14,12 @@ from kiosk import identity
 
 def register_demo_kiosk(counter_code: str = "Q01", unit_code: str = "T-DEMO-TTHCC",
                         name: str = "Kiosk test"):
-    """Register a kiosk at a demo counter; returns (kiosk, one-time code)."""
-    from core.services import kiosks
+    """Register a kiosk at a demo counter (committed); returns (kiosk, one-time code)."""
+    from core.extensions import db
+    from core.services.sync import registry
 
-    done = kiosks.register(kiosks.find_counter(unit_code, counter_code), name)
+    done = registry.register(registry.find_counter(unit_code, counter_code), name)
+    db.session.commit()
     return done.kiosk, done.code
 
 

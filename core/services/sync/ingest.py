@@ -6,11 +6,8 @@ transaction. A rating sent twice (a retry, a replayed bundle, two aggregator ins
 and counted once; it is reported as ``duplicate`` so the kiosk can mark it sent.
 
 Local day and hour (for the rollups) come from the kiosk's own clock at the tap, corrected by the
-kiosk's clock offset. The offset is the smallest (receive time - kiosk clock at sending) among the
-kiosk's recent requests (``observe_clock``): every sample is the true offset plus that request's
-network and queue delay, so the smallest is the one with the least delay, and a slow upload is
-never taken for clock error. When the request carries no device clock the device time is taken
-as it is.
+kiosk's clock offset (``core.services.sync.contact.observe_clock``). When the request carries no
+device clock the device time is taken as it is.
 
 A rating signed with a valid key is never refused for its time (the counting rule, also in the
 README's sync section):
@@ -23,7 +20,11 @@ README's sync section):
   ``clock_suspect``.
 
 Refused items are kept in ``kiosk_rejections`` with their reason (shown on the fleet page), and
-their sequence numbers do not count as gaps.
+their sequence numbers do not count as gaps (``core.services.sync.sequences``).
+
+One batch is one write unit; the caller commits it before it acknowledges (a sync request
+commits when the view has returned, before the answer leaves), so a kiosk never hears "stored"
+for a rating that is not.
 """
 
 from __future__ import annotations
@@ -34,14 +35,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, literal, select, text, union_all
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core import protocol
-from core.database import begin_write
+from core.clock import LOCAL_TZ
 from core.extensions import db
 from core.models import (
     MISUSE_REASONS,
@@ -54,49 +53,16 @@ from core.models import (
     utcnow,
 )
 from core.services import rollups
-from core.services.kiosks import SKEW_FLAG_S
+from core.services.sync.contact import observe_clock, record_contact
+from core.services.sync.locks import lock_kiosk
+from core.services.sync.sequences import advance_contiguous, missing_ranges
+from core.services.unit_of_work import write_unit
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SLACK = timedelta(seconds=300)
 INSERT_CHUNK = 500
 # No kiosk of this system rated anything before this day: an earlier time is a clock that was
 # never set (a device without a battery-backed clock starts in 1970 or 2000).
 CLOCK_FLOOR = datetime(2025, 1, 1, tzinfo=UTC)
-# Clock samples: the smallest of those taken in the last hour (at most 20) is the offset; a sample
-# more than two minutes above it means the kiosk's clock was set back, and starts afresh.
-OFFSET_WINDOW_S = 3600
-OFFSET_SAMPLES = 20
-OFFSET_JUMP_S = 120
-
-# Why an item was refused, in words (the sync API answers them; the fleet page and the kiosk's
-# status page show them). "before_kiosk_registered" and "future_device_time" are no longer
-# given, but kiosks still hold ratings an older server refused with them.
-REASON_WORDS = {
-    "not_an_object": _l("The rating is not a JSON object."),
-    "invalid_uuid": _l("The rating has no valid identifier (uuid)."),
-    "invalid_seq": _l("The rating has no valid sequence number."),
-    "invalid_scale": _l("The rating scale must be 3 or 5."),
-    "invalid_level": _l("The rating level is not one of the levels of its scale."),
-    "invalid_device_time": _l("The rating time is missing or not an ISO 8601 time with a "
-                              "time zone."),
-    "future_device_time": _l("The rating is dated in the future."),
-    "before_kiosk_registered": _l("The rating is dated before the kiosk was registered."),
-    "unknown_questionnaire_version": _l("The questionnaire version is not known to the server."),
-    "invalid_reasons": _l("The follow-up reasons are not known to the questionnaire."),
-    "invalid_misuse": _l("The misuse mark is not a known one."),
-    "invalid_officer_code": _l("The officer code is not valid text."),
-    "invalid_dossier_code": _l("The dossier code is not valid text."),
-    "invalid_procedure_code": _l("The procedure code is not valid text."),
-    "repeated_in_batch": _l("The same rating (or sequence number) appears twice in the batch."),
-    "seq_conflict": _l("Another rating of this kiosk already has this sequence number."),
-    "uuid_conflict": _l("Another kiosk already sent a rating with this identifier."),
-}
-
-
-def reason_words(code: str | None) -> str:
-    """A refusal reason in the reader's language (the code itself when unknown)."""
-    words = REASON_WORDS.get(code or "")
-    return str(words) if words is not None else (code or "")
 
 
 @dataclass
@@ -319,74 +285,6 @@ def _rollup_keys(rows: Sequence[dict[str, Any]]) -> None:
     rollups.add_hours(hours)
 
 
-def _accounted(kiosk: Kiosk, above: int):
-    """Sequence numbers above ``above`` that this kiosk's ratings used: stored or refused.
-
-    UNION ALL of two index range scans (a number may come twice; callers skip repeats), so a
-    LIMIT on it reads only the rows it returns.
-    """
-    stored = select(KioskRating.seq.label("seq")).where(
-        KioskRating.kiosk_id == kiosk.id, KioskRating.seq > above)
-    refused = select(KioskRejection.seq.label("seq")).where(
-        KioskRejection.kiosk_id == kiosk.id, KioskRejection.seq > above)
-    return union_all(stored, refused).subquery()
-
-
-def _base(kiosk: Kiosk) -> int:
-    """The highest number known not to be missing: the contiguous run, at least up to the
-    numbers an earlier enrolment of the same device used."""
-    return max(kiosk.contiguous_seq or 0, (kiosk.first_seq or 1) - 1)
-
-
-def _advance_contiguous(kiosk: Kiosk) -> None:
-    """Move the highest contiguous sequence number forward over numbers now accounted for
-    (stored, or refused with a reason).
-
-    Reads only as many rows as it advances (plus one): a gap stops it at once.
-    """
-    current = _base(kiosk)
-    chunk = 5000
-    while True:
-        accounted = _accounted(kiosk, current)
-        seqs = db.session.scalars(
-            select(accounted.c.seq).order_by(accounted.c.seq).limit(chunk)
-        ).all()
-        for seq in seqs:
-            if seq <= current:
-                continue
-            if seq != current + 1:
-                kiosk.contiguous_seq = current
-                return
-            current = seq
-        if len(seqs) < chunk:
-            break
-    kiosk.contiguous_seq = current
-
-
-def missing_ranges(kiosk: Kiosk, limit: int = 20) -> list[tuple[int, int]]:
-    """Missing sequence ranges (first, last) above the highest contiguous number.
-
-    Numbers below the enrolment's ``first_seq`` belong to the device's previous identity and
-    refused numbers are accounted for (the fleet page lists refusals on their own).
-    """
-    base = _base(kiosk)
-    if (kiosk.max_seq or 0) <= base:
-        return []
-    accounted = _accounted(kiosk, base)
-    lagged = (
-        select(accounted.c.seq.label("seq"),
-               func.lag(accounted.c.seq).over(order_by=accounted.c.seq).label("prev"))
-        .subquery()
-    )
-    prev = func.coalesce(lagged.c.prev, literal(base))
-    rows = db.session.execute(
-        select(prev, lagged.c.seq)
-        .where(lagged.c.seq - prev > 1)
-        .order_by(lagged.c.seq).limit(limit)
-    ).all()
-    return [(int(before) + 1, seq - 1) for before, seq in rows]
-
-
 def _record_rejections(kiosk: Kiosk, outcomes: list[Outcome], now: datetime) -> None:
     """Keep each refusal (once per kiosk, number and reason) so it is never silent."""
     rows = [
@@ -402,61 +300,7 @@ def _record_rejections(kiosk: Kiosk, outcomes: list[Outcome], now: datetime) -> 
     db.session.execute(insert(KioskRejection).on_conflict_do_nothing(), rows)
 
 
-def observe_clock(kiosk: Kiosk, sample_s: float, now: datetime) -> float:
-    """Add one (receive time - kiosk clock at sending) sample; return the kiosk's clock offset.
-
-    Each sample is the true offset plus the request's network and queue delay (never negative),
-    so the smallest recent sample is the best estimate, the way NTP keeps the exchange with the
-    shortest round trip. A clock set forward lowers the samples and is followed at once; a sample
-    more than OFFSET_JUMP_S above the smallest means the clock was set back, and the old samples
-    are dropped.
-    """
-    at = now.timestamp()
-    samples = [
-        [float(t), float(v)] for t, v in (
-            pair for pair in (kiosk.clock_samples or [])
-            if isinstance(pair, list) and len(pair) == 2)
-        if isinstance(t, int | float) and isinstance(v, int | float)
-        and 0 <= at - t <= OFFSET_WINDOW_S
-    ]
-    if samples and sample_s - min(v for _, v in samples) > OFFSET_JUMP_S:
-        samples = []
-    samples.append([round(at, 3), round(sample_s, 3)])
-    samples = samples[-OFFSET_SAMPLES:]
-    kiosk.clock_samples = samples
-    return min(v for _, v in samples)
-
-
-def set_lock_timeout() -> None:
-    """On PostgreSQL, give up waiting for a lock after SYNC_LOCK_TIMEOUT_MS (answered as 503)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        from flask import current_app
-
-        timeout = int(current_app.config["SYNC_LOCK_TIMEOUT_MS"])
-        db.session.execute(text(f"SET LOCAL lock_timeout = {timeout}"))
-
-
-def _lock_kiosk(kiosk_id: int) -> Kiosk:
-    """The kiosk row, locked for this transaction: one kiosk's batches apply one at a time."""
-    set_lock_timeout()
-    # FOR NO KEY UPDATE: it still serialises this kiosk's batches, but does not block the
-    # foreign-key checks (KEY SHARE) of other kiosks' rows or of nonce inserts.
-    kiosk = db.session.scalar(
-        select(Kiosk).where(Kiosk.id == kiosk_id).with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    )
-    assert kiosk is not None
-    return kiosk
-
-
-def record_contact(kiosk: Kiosk, offset_s: float | None, now: datetime) -> None:
-    """Last seen, and the clock offset measured now (skew over five minutes is flagged)."""
-    kiosk.last_seen_at = now
-    if offset_s is not None:
-        kiosk.clock_offset_s = round(offset_s, 3)
-        kiosk.clock_skew_flag = abs(offset_s) > SKEW_FLAG_S
-
-
+@write_unit
 def ingest(kiosk_id: int, items: list[Any], device_clock: float | None = None,
            received: datetime | None = None, known_offset_s: float | None = None,
            contact: bool = True) -> IngestResult:
@@ -467,8 +311,7 @@ def ingest(kiosk_id: int, items: list[Any], device_clock: float | None = None,
     and ``contact=False``, since importing it says nothing about the kiosk being online.
     """
     received = received or utcnow()
-    begin_write()
-    kiosk = _lock_kiosk(kiosk_id)
+    kiosk = lock_kiosk(kiosk_id)
     offset_s: float | None = None
     if known_offset_s is not None:
         offset_s = known_offset_s
@@ -541,7 +384,7 @@ def ingest(kiosk_id: int, items: list[Any], device_clock: float | None = None,
         kiosk.clock_suspect_count = (kiosk.clock_suspect_count or 0) + sum(
             1 for r in inserted_rows if r["clock_suspect"])
     if inserted_rows or any(o.status == "rejected" for o in ordered):
-        _advance_contiguous(kiosk)
+        advance_contiguous(kiosk)
     if contact:
         record_contact(kiosk, offset_s, received)
     missing = missing_ranges(kiosk)
@@ -550,101 +393,4 @@ def ingest(kiosk_id: int, items: list[Any], device_clock: float | None = None,
         contiguous_seq=kiosk.contiguous_seq, max_seq=kiosk.max_seq, missing=missing,
         clock_offset_s=offset_s,
     )
-    db.session.commit()
     return result
-
-
-def heartbeat(kiosk_id: int, queue_depth: int, oldest_unsent_age_s: int | None,
-              app_version: str | None, device_clock: float | None,
-              received: datetime | None = None) -> Kiosk:
-    """Store what the kiosk reports about its queue and version."""
-    now = received or utcnow()
-    begin_write()
-    kiosk = _lock_kiosk(kiosk_id)
-    kiosk.queue_depth = queue_depth
-    kiosk.oldest_unsent_age_s = oldest_unsent_age_s
-    kiosk.app_version = app_version
-    offset = None
-    if device_clock is not None:
-        offset = observe_clock(kiosk, now.timestamp() - device_clock, now)
-    record_contact(kiosk, offset, now)
-    db.session.commit()
-    return kiosk
-
-
-# --- Bundles carried by hand (sneakernet) -------------------------------------------------------
-
-class BundleError(ValueError):
-    """The file is not a bundle, its signature is wrong, or its kiosk may not send."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-@dataclass
-class BundleResult:
-    kiosk_name: str
-    accepted: int
-    duplicates: int
-    rejected: int
-    reasons: dict[str, int]
-
-
-def import_bundle(data: bytes, batch_size: int, user: Any = None) -> BundleResult:
-    """Verify a kiosk's signed bundle and ingest it through the same idempotent path as a push.
-
-    Importing the same bundle twice stores nothing the second time (every item is a duplicate).
-    """
-    from core import jsonsafe
-
-    try:
-        outer = jsonsafe.loads(data)
-        body = outer["bundle"]
-        given = outer["signature"]
-        if not isinstance(body, str) or not isinstance(given, str):
-            raise TypeError
-        inner = jsonsafe.loads(body)
-        if (inner.get("format") != protocol.BUNDLE_FORMAT
-                or not isinstance(inner.get("ratings"), list)):
-            raise TypeError
-        public_id = inner["kiosk_id"]
-    except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError):
-        raise BundleError("not_a_bundle") from None
-    from core.services.kiosks import by_public_id
-
-    kiosk = by_public_id(public_id)
-    if kiosk is None:
-        raise BundleError("unknown_kiosk")
-    import hmac
-
-    keys = kiosk.signing_keys()
-    if not any(key and hmac.compare_digest(protocol.sign_bundle(key, body.encode()), given)
-               for key in keys):
-        raise BundleError("bad_signature")
-    if kiosk.status != "active":
-        raise BundleError("revoked" if kiosk.status == "revoked" else "not_enrolled")
-    offset = inner.get("clock_offset_s")
-    if isinstance(offset, bool) or not isinstance(offset, int | float):
-        offset = 0.0
-    ratings = inner["ratings"]
-    totals = {"accepted": 0, "duplicate": 0, "rejected": 0}
-    reasons: dict[str, int] = {}
-    kiosk_id, name = kiosk.id, kiosk.name
-    for start in range(0, len(ratings), batch_size):
-        result = ingest(kiosk_id, ratings[start:start + batch_size],
-                        known_offset_s=float(offset), contact=False)
-        for outcome in result.outcomes:
-            totals[outcome.status] += 1
-            if outcome.reason:
-                reasons[outcome.reason] = reasons.get(outcome.reason, 0) + 1
-    from core.services import audit
-
-    begin_write()
-    audit.record("kiosk.bundle_import", user=user, username=None if user else "cli",
-                 target_type="kiosk", target_id=public_id, unit_id=kiosk.unit_id,
-                 details={"accepted": totals["accepted"], "duplicates": totals["duplicate"],
-                          "rejected": totals["rejected"]})
-    db.session.commit()
-    return BundleResult(name, totals["accepted"], totals["duplicate"], totals["rejected"],
-                        reasons)
