@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from core.extensions import db
 from core.models import Kiosk, KioskRating, RollupCount
 from core.services import ingest, kiosks
-from core.services import survey as survey_service
+from core.services.survey import flow as survey_service
 from tests.support.kiosk import configure
 from tests.support.kiosk import ratings as outbox
 from tests.support.survey import kiosk_token

@@ -34,7 +34,8 @@ from core.models import (
     User,
     utcnow,
 )
-from core.services import audit, questionnaires
+from core.services import audit
+from core.services.survey import questionnaires
 
 # Crockford's base32 without I, L, O, U: nothing to misread when typed from a screen.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
