@@ -56,7 +56,7 @@ def test_a_405_from_the_api_is_json_with_allow(client):
 
 
 def test_a_busy_database_outside_the_sync_api_is_a_503_with_retry_after(client, app, monkeypatch):
-    from admin import reports_api
+    from api import reports as reports_api
 
     def busy(*_args, **_kwargs):
         raise OperationalError("SELECT 1", {}, Exception("database is locked"))
