@@ -13,7 +13,9 @@ from werkzeug.exceptions import Forbidden
 from admin._common import INVALID, actor
 from admin.auth import login_required
 from admin.forms import CounterForm
-from core.services import org, posters, scope
+from core import qr
+from core.services import org, scope
+from core.services.survey import posters
 
 bp = Blueprint("admin_counters", __name__, url_prefix="/admin")
 # The poster is read by citizens at the counter, so it is always printed in Vietnamese,
@@ -109,7 +111,7 @@ def _download(body: bytes, mimetype: str, name: str) -> Response:
 def poster_svg(counter_id: int):
     """The poster's QR code as SVG (shown on the poster; ``?download=1`` to save it)."""
     data = posters.poster_for(actor(), counter_id)
-    body = posters.qr_svg(data.url)
+    body = qr.svg(data.url)
     if request.args.get("download"):
         return _download(body, "image/svg+xml", f"qr-{data.unit.code}-{data.counter.code}.svg")
     return Response(body, mimetype="image/svg+xml")
@@ -120,5 +122,5 @@ def poster_svg(counter_id: int):
 def poster_png(counter_id: int):
     """The poster's QR code as PNG."""
     data = posters.poster_for(actor(), counter_id)
-    return _download(posters.qr_png(data.url), "image/png",
+    return _download(qr.png(data.url), "image/png",
                      f"qr-{data.unit.code}-{data.counter.code}.png")

@@ -3,12 +3,8 @@ rotating keys and importing bundles. Thin: parse, call core.services.sync, rende
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 
-import qrcode
-import qrcode.image.svg
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -18,6 +14,7 @@ from wtforms.validators import DataRequired, Length
 
 from admin.auth import current_user, login_required, role_required
 from admin.forms import Form
+from core import qr
 from core.routing import parse_id
 from core.services.errors import ServiceError, words
 from core.services.sync import bundles, registry
@@ -84,14 +81,6 @@ class BundleForm(Form):
 
 class ActionForm(Form):
     """CSRF only: revoke and rotate are plain POST buttons."""
-
-
-def qr_data_uri(text: str) -> str:
-    """A QR code as an SVG data URI (the CSP allows data: images; nothing is fetched)."""
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=12)
-    buffer = io.BytesIO()
-    image.save(buffer)
-    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 @bp.get("/")
@@ -171,7 +160,7 @@ def _code_page(done: registry.Registration, force: bool = False):
     # The code is shown on this response only; it is never stored in clear.
     response = current_app.make_response(render_template(
         "admin/kiosks/code.html", kiosk=done.kiosk, code=done.code, server=server,
-        qr=qr_data_uri(payload), force=force))
+        qr=qr.svg_data_uri(payload), force=force))
     response.headers["Cache-Control"] = "no-store"
     return response
 

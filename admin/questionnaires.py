@@ -8,8 +8,8 @@ from flask_babel import gettext as _
 from admin._common import INVALID, actor, int_after_arg
 from admin.auth import login_required, role_required
 from admin.forms import PolicyForm
-from core.questionnaire import load_definition
-from core.services import questionnaires
+from core.questionnaire_definition import load_definition
+from core.services.survey import questionnaires
 
 bp = Blueprint("admin_questionnaires", __name__, url_prefix="/admin/questionnaires")
 

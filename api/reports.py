@@ -8,7 +8,6 @@ admin "API tokens" page; every answer is scoped like that user's dashboard. Erro
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -18,15 +17,16 @@ from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized
 
 from api.openapi import register_paths, retry_later
 from core import ratelimit, sipas
+from core.codes import CODE_PATTERN, DOSSIER_CODE_MAX, is_dossier_code
 from core.extensions import csrf, db
 from core.models import Counter, Procedure, User
-from core.services import api_tokens, scope, survey_tokens
+from core.services import api_tokens, scope
 from core.services.reporting import errors, figures, filters, periods
 from core.services.reporting.rankings import ranking
+from core.services.survey import links
 
 bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
-DOSSIER_RE = re.compile(r"^[A-Za-z0-9._/\-]{1,64}$")
 
 
 def _bad(message: str) -> BadRequest:
@@ -124,8 +124,9 @@ def dossier_token():
     if not isinstance(body, dict):
         raise _bad(_("Send a JSON object."))
     dossier = body.get("dossier_code")
-    if not isinstance(dossier, str) or not DOSSIER_RE.match(dossier):
-        raise _bad(_("dossier_code must be 1 to 64 letters, digits or . _ / -"))
+    if not is_dossier_code(dossier):
+        raise _bad(_("dossier_code must be 1 to 64 letters, digits or . _ : / -, starting with a "
+                     "letter or digit"))
     unit_ref = body.get("unit")
     if not isinstance(unit_ref, (int, str)) or isinstance(unit_ref, bool):
         raise _bad(_("unit (id or code) is required."))
@@ -139,8 +140,8 @@ def dossier_token():
     if procedure_id is not None and db.session.get(Procedure, procedure_id) is None:
         raise _bad(_("procedure_id is not a known procedure."))
     scope.get_unit(user, unit.id)
-    token = survey_tokens.dossier_token(unit.id, dossier, counter_id, procedure_id)
-    return jsonify({"token": token, "url": survey_tokens.survey_url(token),
+    token = links.dossier_token(unit.id, dossier, counter_id, procedure_id)
+    return jsonify({"token": token, "url": links.survey_url(token),
                     "token_key": f"d:{unit.id}:{dossier}"}), 201
 
 
@@ -221,7 +222,9 @@ register_paths(
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["unit", "dossier_code"],
                 "properties": {"unit": {"type": ["integer", "string"]},
-                               "dossier_code": {"type": "string", "maxLength": 64},
+                               "dossier_code": {"type": "string", "minLength": 1,
+                                                "maxLength": DOSSIER_CODE_MAX,
+                                                "pattern": CODE_PATTERN},
                                "counter_id": {"type": ["integer", "null"]},
                                "procedure_id": {"type": ["integer", "null"]}}}}}},
             "responses": {"201": {"description": "issued", "content": {"application/json": {

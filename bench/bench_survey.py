@@ -58,7 +58,7 @@ def main() -> None:
 
     from core.extensions import db
     from core.models import Counter
-    from core.services.survey_tokens import dossier_token
+    from core.services.survey.links import dossier_token
     from tests.support.survey import page_answers
 
     with tempfile.TemporaryDirectory() as folder:

@@ -169,7 +169,7 @@ def load(env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | No
         "SURVEY_TOKEN_DAYS": _int(env, "SURVEY_TOKEN_DAYS", 7, minimum=1),
         # Reporting API tokens stop working this many days after they were created.
         "API_TOKEN_DAYS": _int(env, "API_TOKEN_DAYS", 365, minimum=1),
-        # Poster surveys (core/services/survey.py): over-limit submissions are stored flagged.
+        # Poster surveys (core/services/survey/flow.py): over-limit submissions are stored flagged.
         "SURVEY_POSTER_IP_LIMIT": _limit(env, "SURVEY_POSTER_IP_LIMIT", (30, 3600)),
         "SURVEY_POSTER_BROWSER_LIMIT": _limit(env, "SURVEY_POSTER_BROWSER_LIMIT", (3, 86400)),
         "SURVEY_POSTER_START_LIMIT": _limit(env, "SURVEY_POSTER_START_LIMIT", (120, 3600)),

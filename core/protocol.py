@@ -5,7 +5,8 @@ a kiosk sends (fields, levels, limits), the sneakernet bundle (format, signature
 codes the aggregator answers with. What is not: the kiosk's own credentials file
 (kiosk/identity.py), the aggregator's checks against its database (core/services/sync/) and
 the words shown for each code (api/sync.py, admin/kiosks.py, kiosk/refusals.py).
-Pure: no Flask, no database, so a change to the contract is a change to this file.
+Pure: no Flask, no database, so a change to the contract is a change to this file (the scales
+come from the index engine core/sipas.py, pure too).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import hmac
 import secrets
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from core.sipas import SCALE_LEVELS
 
 # --- Endpoints ----------------------------------------------------------------------------------
 SYNC_PREFIX = "/api/v1/sync"
@@ -84,7 +87,7 @@ def sign_bundle(secret: str, body: bytes) -> str:
 
 # --- One rating, as a kiosk sends it ------------------------------------------------------------
 RATING_REQUIRED = ("uuid", "seq", "scale", "level", "device_time")
-LEVELS = {3: (2, 4, 5), 5: (1, 2, 3, 4, 5)}  # the levels each scale may send
+LEVELS = SCALE_LEVELS  # the levels each scale may send (core/sipas.py, the one home)
 UUID_LENGTH = 36  # the canonical text form, with hyphens
 SEQ_MAX = 2**62
 MAX_REASONS = 20

@@ -27,7 +27,10 @@ __all__ = [
     "METHOD_VERSION",
     "MIN_OFFICER_N",
     "MIN_REPORT_N",
+    "NO_OPINION",
     "SATISFIED_LEVELS",
+    "SCALES",
+    "SCALE_LEVELS",
     "SERVICE_ELEMENTS",
     "THREE_LEVEL_MAP",
     "Z_95",
@@ -71,6 +74,15 @@ FIVE_LEVEL_MAP: Final[dict[str, int]] = {
     "dissatisfied": 2,
     "very_dissatisfied": 1,
 }
+# The one home of the counter scales: the scales a counter may offer and the stored levels each
+# gives (the sync protocol, the unit settings and the questionnaire all read them here).
+SCALE_LEVELS: Final[dict[int, tuple[int, ...]]] = {
+    3: tuple(sorted(THREE_LEVEL_MAP.values())),
+    5: tuple(sorted(FIVE_LEVEL_MAP.values())),
+}
+SCALES: Final[tuple[int, ...]] = tuple(SCALE_LEVELS)
+# A phone-survey answer of "no opinion / not applicable": stored, never counted in an index.
+NO_OPINION: Final[int] = 0
 
 # Our decisions: below these, a figure is "không đủ mẫu" rather than a number. These are the
 # defaults; the application passes SIPAS_MIN_REPORT_N / SIPAS_MIN_OFFICER_N as arguments.
@@ -80,7 +92,7 @@ MIN_OFFICER_N: Final[int] = 20
 # Two-sided 95% normal quantile, to full double precision so intervals match published tables.
 Z_95: Final[float] = 1.959963984540054
 
-_NO_OPINION_CODES = (None, 0)
+_NO_OPINION_CODES = (None, NO_OPINION)
 
 K = TypeVar("K", bound=Hashable)
 

@@ -18,8 +18,12 @@ from typing import Any
 from core import jsonsafe
 
 
-class TokenError(ValueError):
-    """The token is malformed, tampered with or expired; ``reason`` says which."""
+class SignedTokenError(ValueError):
+    """The token is malformed, tampered with or expired; ``reason`` says which.
+
+    The signing primitive's own low-level error: a service that verifies tokens turns it into a
+    ``ServiceError`` code (core/services/survey/flow.py) and never lets it reach a blueprint.
+    """
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -44,20 +48,20 @@ def sign(payload: dict[str, Any], key: bytes | str) -> str:
 def peek(token: str) -> dict[str, Any]:
     """The payload WITHOUT verifying it: only to find out which key verifies it."""
     if not isinstance(token, str) or len(token) > 1024 or token.count(".") != 1:
-        raise TokenError("malformed")
+        raise SignedTokenError("malformed")
     body, _mac = token.split(".")
     try:
         payload = jsonsafe.loads(_unb64(body))
     except (ValueError, UnicodeDecodeError):
-        raise TokenError("malformed") from None
+        raise SignedTokenError("malformed") from None
     if not isinstance(payload, dict):
-        raise TokenError("malformed")
+        raise SignedTokenError("malformed")
     return payload
 
 
 def verify(token: str, key: bytes | str, now: float | None = None,
            max_lifetime_s: float | None = None) -> dict[str, Any]:
-    """The payload of a token signed with ``key``; raises TokenError("tampered" | "expired" ...).
+    """The payload of a token signed with ``key``; SignedTokenError says why not ("tampered" ...).
 
     Every token must carry an expiry (``exp``): one without never expired, so it is refused as
     malformed. With ``max_lifetime_s`` an expiry further ahead than that is refused too (a
@@ -69,18 +73,18 @@ def verify(token: str, key: bytes | str, now: float | None = None,
     try:
         given = _unb64(mac)
     except ValueError:
-        raise TokenError("malformed") from None
+        raise SignedTokenError("malformed") from None
     expected = hmac.new(key_bytes, body.encode(), hashlib.sha256).digest()[:16]
     if not hmac.compare_digest(given, expected):
-        raise TokenError("tampered")
+        raise SignedTokenError("tampered")
     exp = payload.get("exp")
     if isinstance(exp, bool) or not isinstance(exp, int | float):
-        raise TokenError("malformed")
+        raise SignedTokenError("malformed")
     moment = time.time() if now is None else now
     if moment > exp:
-        raise TokenError("expired")
+        raise SignedTokenError("expired")
     if max_lifetime_s is not None and exp > moment + max_lifetime_s:
-        raise TokenError("malformed")
+        raise SignedTokenError("malformed")
     return payload
 
 

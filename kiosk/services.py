@@ -8,7 +8,6 @@ starts with ``core.database.begin_write()`` and ends with one commit, so a tap i
 from __future__ import annotations
 
 import hmac
-import re
 import time
 import uuid as uuidlib
 from dataclasses import dataclass, field
@@ -21,14 +20,21 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core import tokens
+from core import qr, tokens
+from core.codes import CODE_CHARACTERS, DOSSIER_CODE_MAX
 from core.database import begin_write
 from core.extensions import db
 from core.models.kiosk_local import ArmedTransaction, KioskState, OfficerShift, OutboxRating
+from core.models.survey import Questionnaire
 from core.models.types import utcnow
 from core.passwords import verify_pin
-from core.questionnaire import FollowupReason, default_questionnaire, load_definition
-from core.services import audit, questionnaires
+from core.questionnaire_definition import (
+    SERVICE_QUESTIONNAIRE,
+    FollowupReason,
+    default_questionnaire,
+    load_definition,
+)
+from core.services import audit
 from core.version import __version__
 from kiosk import identity
 
@@ -51,9 +57,9 @@ BUTTONS = {
 # A tap without a newly armed transaction this soon after one that consumed a transaction is
 # taken as a second rating of that transaction (the same citizen tapping again).
 REPEAT_WINDOW_S = 120
-# Dossier and procedure codes: what the columns hold, printable, no spaces or control characters.
-DOSSIER_MAX, PROCEDURE_MAX = 64, 60
-CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._:/\-]*$")
+# Dossier and procedure codes: what the columns hold, printable, no spaces or control characters
+# (core/codes.py: with DOSSIER_MAX this is exactly the dossier-code rule).
+DOSSIER_MAX, PROCEDURE_MAX = DOSSIER_CODE_MAX, 60
 # Slack beyond followup_timeout_s before the sync worker finalises a stale row itself (CONTRACTS).
 FOLLOWUP_GRACE_S = 30
 # How long a thank-you screen can be reloaded for the rating it names.
@@ -176,7 +182,9 @@ def state() -> KioskState | None:
 
 def followup_reasons() -> tuple[FollowupReason, ...]:
     """The follow-up chips of the active questionnaire (the default one until sync stores one)."""
-    row = questionnaires.active()
+    # The kiosk's own database (the survey services are the aggregator's).
+    row = db.session.scalar(select(Questionnaire).where(
+        Questionnaire.code == SERVICE_QUESTIONNAIRE, Questionnaire.active.is_(True)))
     if row is not None:
         return load_definition(row.definition).followup_reasons
     return _default_reasons()
@@ -244,7 +252,7 @@ def read_ref(ref: str | None, purpose: str) -> str:
     """The rating uuid a reference names; KioskError 400 (forged) or 410 (expired)."""
     try:
         payload = tokens.verify(ref or "", _ref_key())
-    except tokens.TokenError as exc:
+    except tokens.SignedTokenError as exc:
         if exc.reason == "expired":
             raise KioskError(410, _("This screen has expired; nothing was changed.")) from None
         raise KioskError(400, _not_ours()) from None
@@ -438,17 +446,8 @@ def survey_url(rating: OutboxRating, config: Settings,
 
 
 def qr_svg(data: str) -> str:
-    """The QR code as inline SVG markup (drawn locally; no outside service sees the link)."""
-    import qrcode
-    import qrcode.image.svg
-
-    # Level L keeps the modules large enough to scan from a screen at arm's length.
-    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, border=2,
-                        error_correction=qrcode.constants.ERROR_CORRECT_L)
-    markup = image.to_string(encoding="unicode")
-    # Size comes from the stylesheet; drop the fixed millimetre size qrcode writes.
-    return re.sub(r'^<svg width="[^"]*" height="[^"]*"',
-                  '<svg focusable="false" aria-hidden="true"', markup, count=1)
+    """The QR code as inline SVG markup (core/qr.py; drawn locally, no outside service sees it)."""
+    return qr.inline_svg(data)
 
 
 def thanks(rating_uuid: str) -> Thanks:
@@ -472,7 +471,7 @@ def clean_code(raw: str | None, maximum: int, required: bool) -> str | None:
     if len(value) > maximum:
         raise KioskError(400, _("The code is too long (at most %(n)s characters); nothing "
                                      "was changed.", n=maximum))
-    if not CODE_RE.match(value):
+    if not CODE_CHARACTERS.fullmatch(value):
         raise KioskError(400, _("The code may contain only letters, digits and . _ : / -; "
                                      "nothing was changed."))
     return value

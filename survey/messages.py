@@ -1,4 +1,5 @@
-"""Words for the codes core/services/survey.py returns, in the survey's message domain."""
+"""Words for the codes core/services/survey/flow.py gives (ServiceError codes for a link that
+cannot be used, field error codes), in the survey's message domain."""
 
 from __future__ import annotations
 

@@ -22,8 +22,10 @@ from flask import (
 )
 
 from core.config import LOCALES
+from core.extensions import db
 from core.i18n import LANG_COOKIE, current_locale, num
-from core.services import survey as service
+from core.services.errors import ServiceError
+from core.services.survey import flow as service
 from survey.messages import FIELD_ERRORS, TOKEN_PROBLEMS
 
 bp = Blueprint(
@@ -76,8 +78,8 @@ def _target(token: str):
     """The verified target, or the friendly page for a token that cannot be used."""
     try:
         return service.resolve(token), None
-    except service.TokenProblem as problem:
-        return None, _problem(problem.reason, problem.status)
+    except ServiceError as problem:
+        return None, _problem(problem.code, problem.status)
 
 
 def _key(target) -> str | None:
@@ -111,8 +113,8 @@ def intro(token: str):
         if target.is_poster and draft is None:
             try:
                 key = service.new_poster_key(target, request.remote_addr or "")
-            except service.TooManyStarts:
-                return _problem("busy", 429)
+            except ServiceError as problem:
+                return _problem(problem.code, problem.status)
             session.setdefault(POSTER_SESSION, {})[str(target.counter_id)] = key
             session.modified = True
         number = service.resume_step(survey, draft.data) if draft else 1
@@ -217,7 +219,9 @@ def step(token: str, number: int):
               help="Delete drafts untouched for this many days.")
 def purge_drafts_command(days: int) -> None:
     """Delete old survey drafts (run daily from cron: flask --app wsgi survey purge-drafts)."""
-    click.echo(f"deleted {service.purge_drafts(days)} survey drafts older than {days} days")
+    deleted = service.purge_drafts(days)
+    db.session.commit()
+    click.echo(f"deleted {deleted} survey drafts older than {days} days")
 
 
 @bp.get("/<token>/thanks")

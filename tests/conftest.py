@@ -96,7 +96,7 @@ def empty_database() -> None:
         if _has_sqlite_sequence():
             db.session.execute(text("DELETE FROM sqlite_sequence"))
     db.session.commit()
-    from core.services.questionnaires import ensure_default
+    from core.services.survey.questionnaires import ensure_default
 
     ensure_default()
     db.session.commit()

@@ -125,7 +125,7 @@ def _serve_site(tmp_path_factory):
                    KIOSK_TECH_PIN="246810", TESTING=False)
     with app.app_context():
         upgrade()
-        from core.services.questionnaires import ensure_default
+        from core.services.survey.questionnaires import ensure_default
 
         ensure_default()
         db.session.commit()

@@ -80,7 +80,7 @@ def org(app, monkeypatch):
 
 
 def ids(org: Org) -> dict[str, int]:
-    from core.services.questionnaires import active
+    from core.services.survey.questionnaires import active
 
     return {"centre": org.centre.id, "counter": org.counter.id, "officer": org.officer.id,
             "viewer": org.viewer.id, "district": org.district.id,

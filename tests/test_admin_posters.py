@@ -9,8 +9,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from core.services.posters import qr_png, qr_svg
-from core.services.survey_tokens import POSTER_PURPOSE
+from core.qr import png as qr_png
+from core.qr import svg as qr_svg
+from core.services.survey.links import POSTER_PURPOSE
 from core.tokens import aggregator_key, verify
 from tests.conftest import SECRET
 from tests.support.admin import build_org, sign_in, use_cheap_hashing

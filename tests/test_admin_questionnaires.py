@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import AuditEntry, Questionnaire, SurveyResponse
-from core.services.questionnaires import active
+from core.services.survey.questionnaires import active
 from tests.support.admin import build_org, sign_in, use_cheap_hashing
 
 

@@ -178,13 +178,47 @@ def test_the_core_package_itself_offers_only_the_factory():
     assert names == []
 
 
-def test_the_protocol_is_pure():
-    tree = ast.parse((ROOT / "core" / "protocol.py").read_text(encoding="utf-8"))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+# Pure modules: the standard library and each other only (no Flask, no database), so the kiosk
+# and the aggregator can share them. The protocol takes its scales from the index engine.
+PURE = ("core.protocol", "core.sipas", "core.codes")
+
+
+def _top_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree)
                 if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+    imported |= {node.module for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module}
-    assert imported <= set(sys.stdlib_module_names) | {"__future__"}
+    return imported
+
+
+def test_the_protocol_is_pure():
+    for module in PURE:
+        path = ROOT.joinpath(*module.split(".")).with_suffix(".py")
+        foreign = {name for name in _top_imports(path) if name not in PURE
+                   and name.split(".")[0] not in set(sys.stdlib_module_names) | {"__future__"}}
+        assert foreign == set(), module
+
+
+def test_the_kiosk_never_imports_the_survey_services():
+    # The phone survey is the aggregator's; the kiosk signs its links with core.tokens alone.
+    assert _offending(lambda m: _top(m) == "kiosk",
+                      lambda t: t.startswith("core.services.survey")) == []
+
+
+def test_the_qr_module_imports_no_service():
+    # The kiosk draws its QR codes with core.qr too.
+    assert _offending(lambda m: m == "core.qr", lambda t: t.startswith("core.services")) == []
+
+
+def test_the_survey_area_is_one_package_and_never_commits():
+    services = ROOT / "core" / "services"
+    loose = {"survey.py", "survey_tokens.py", "questionnaires.py", "posters.py"}
+    assert {path.name for path in services.glob("*.py")} & loose == set()
+    assert not (ROOT / "core" / "questionnaire.py").exists()
+    committing = sorted(path.name for path in (services / "survey").glob("*.py")
+                        if ".commit(" in path.read_text(encoding="utf-8"))
+    assert committing == []
 
 
 def test_every_protocol_code_has_words():

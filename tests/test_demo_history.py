@@ -207,7 +207,7 @@ def test_surveys_submitted_between_two_chunks_keep_their_ids(demo, monkeypatch):
     from sqlalchemy.orm import Session
 
     from core.models import Unit
-    from core.services import questionnaires
+    from core.services.survey import questionnaires
 
     monkeypatch.setattr(demo_data, "CHUNK_RATINGS", 300)
     monkeypatch.setattr(demo_data, "CHUNK_RATINGS_SQLITE", 300)

@@ -36,7 +36,7 @@ def test_a_malformed_limit_names_the_variable(tmp_path, name, raw):
 
 def test_the_poster_limit_from_the_environment_reaches_the_survey(database_url, tmp_path):
     from core import create_app
-    from core.services import survey
+    from core.services.survey import flow as survey
 
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": str(tmp_path),

@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core.questionnaire import (  # noqa: E402
+from core.questionnaire_definition import (  # noqa: E402
     DEFAULT_PATH,
-    Questionnaire,
+    QuestionnaireDefinition,
     QuestionnaireError,
     Text,
     default_definition,
@@ -38,7 +38,7 @@ def raw() -> dict:
 
 
 @pytest.fixture
-def q() -> Questionnaire:
+def q() -> QuestionnaireDefinition:
     return default_questionnaire()
 
 

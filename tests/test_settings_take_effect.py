@@ -138,11 +138,11 @@ def check_redis_url(env: Env) -> None:
 
 
 def check_public_url(env: Env) -> None:
-    from core.services import survey_tokens
+    from core.services.survey import links
 
     app = env.app({"SIPAS_PUBLIC_URL": "https://hailong.example.gov.vn"})
     with app.app_context():
-        assert survey_tokens.survey_url("abc") == "https://hailong.example.gov.vn/s/abc"
+        assert links.survey_url("abc") == "https://hailong.example.gov.vn/s/abc"
 
 
 def check_proxy_count(env: Env) -> None:
@@ -230,7 +230,7 @@ def check_session_idle_minutes(env: Env) -> None:
 
 
 def check_survey_poster_ip_limit(env: Env) -> None:
-    from core.services import survey
+    from core.services.survey import flow as survey
 
     with env.app({"SIPAS_SURVEY_POSTER_IP_LIMIT": "2/3600"}).app_context():
         ip = _address()
@@ -239,7 +239,7 @@ def check_survey_poster_ip_limit(env: Env) -> None:
 
 
 def check_survey_poster_browser_limit(env: Env) -> None:
-    from core.services import survey
+    from core.services.survey import flow as survey
 
     with env.app({"SIPAS_SURVEY_POSTER_BROWSER_LIMIT": "2/86400"}).app_context():
         browser = uuid.uuid4().hex
@@ -248,13 +248,14 @@ def check_survey_poster_browser_limit(env: Env) -> None:
 
 
 def check_survey_poster_start_limit(env: Env) -> None:
-    from core.services import survey
+    from core.services.errors import ServiceError
+    from core.services.survey import flow as survey
 
     with env.app({"SIPAS_SURVEY_POSTER_START_LIMIT": "2/3600"}).app_context():
         ip, target = _address(), SimpleNamespace(counter_id=1)
         survey.new_poster_key(target, ip)
         survey.new_poster_key(target, ip)
-        with pytest.raises(survey.TooManyStarts):
+        with pytest.raises(ServiceError, match="busy"):
             survey.new_poster_key(target, ip)
 
 
@@ -274,13 +275,13 @@ def check_public_rate_limit(env: Env) -> None:
 
 
 def check_survey_token_days(env: Env) -> None:
-    from core.services import survey_tokens
+    from core.services.survey import links
     from core.tokens import peek
     from tests.dashboard_support import unit
 
     with env.app({"SIPAS_SURVEY_TOKEN_DAYS": "2"}).app_context():
         before = time.time()
-        token = survey_tokens.dossier_token(unit("T-DEMO-X1").id, "HS-1")
+        token = links.dossier_token(unit("T-DEMO-X1").id, "HS-1")
         assert peek(token)["exp"] - before == pytest.approx(2 * 86400, abs=5)
 
 

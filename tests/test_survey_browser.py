@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import Counter, SurveyResponse
-from core.services.survey_tokens import dossier_token
+from core.services.survey.links import dossier_token
 from tests.support.a11y import axe_violations
 from tests.support.survey import kiosk_token, live_db, make_kiosk
 

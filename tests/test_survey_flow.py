@@ -18,8 +18,8 @@ from core.models import (
     SurveyDraft,
     SurveyResponse,
 )
-from core.services import survey as service
-from core.services.survey_tokens import dossier_token
+from core.services.survey import flow as service
+from core.services.survey.links import dossier_token
 from tests.conftest import csrf_token
 from tests.support.survey import complete_survey, kiosk_token, make_kiosk, page_answers
 
@@ -314,7 +314,7 @@ def test_a_kiosk_survey_is_accepted_before_its_tap_arrives(client, counter):
 
 
 def test_the_policy_module_is_asked_when_the_active_version_enables_it(client, token):
-    from core.questionnaire import load_definition
+    from core.questionnaire_definition import load_definition
 
     current = db.session.scalar(select(Questionnaire).where(Questionnaire.active.is_(True)))
     raw = load_definition(current.definition).with_policy(True)
@@ -385,7 +385,7 @@ def test_every_page_weighs_under_60_kb_compressed_and_has_no_inline_script_or_st
 
 
 def test_a_survey_started_on_one_version_finishes_on_it(client, token):
-    from core.questionnaire import load_definition
+    from core.questionnaire_definition import load_definition
 
     client.post(f"/s/{token}")
     html = client.get(f"/s/{token}/1").get_data(as_text=True)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from core.extensions import db
 from core.models import Counter, RollupCount, SurveyResponse
 from core.ratelimit import RedisBackend
-from core.services.survey_tokens import poster_token
+from core.services.survey.links import poster_token
 from tests.conftest import redis_url
 from tests.support.survey import complete_survey
 

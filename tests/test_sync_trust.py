@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import Kiosk, KioskRating, RollupCount
-from core.services import survey as survey_service
+from core.services.survey import flow as survey_service
 from core.services.sync import contact, fleet, ingest
 from tests.support.kiosk import configure
 from tests.support.kiosk import ratings as outbox

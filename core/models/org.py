@@ -10,9 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
 from core.models.types import UTCDateTime, utcnow
+from core.sipas import SCALES
 
 UNIT_LEVELS = ("province", "department", "district", "commune", "service_centre")
-SCALES = (3, 5)
 
 
 class Unit(db.Model):
@@ -53,7 +53,7 @@ class Counter(db.Model):
     __tablename__ = "counters"
     __table_args__ = (
         db.UniqueConstraint("unit_id", "code"),
-        CheckConstraint("scale IN (3, 5)", name="scale"),
+        CheckConstraint(f"scale IN ({', '.join(map(str, SCALES))})", name="scale"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

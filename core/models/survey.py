@@ -27,7 +27,7 @@ CHANNELS = ("kiosk", "kiosk_qr", "poster", "api")
 
 
 class Questionnaire(db.Model):
-    """One version of a questionnaire, stored whole as data (see core/questionnaire.py).
+    """One version of a questionnaire, stored whole as data (see core/questionnaire_definition.py).
 
     A change (for instance switching the policy module on) makes a new version; responses keep
     the version they answered, so a quarter stays comparable after the change.

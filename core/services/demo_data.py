@@ -56,10 +56,10 @@ from core.models import (
     Unit,
     UTCDateTime,
 )
-from core.questionnaire import load_definition
-from core.services import questionnaires
+from core.questionnaire_definition import load_definition
 from core.services.demo import seed_demo
 from core.services.messages import _
+from core.services.survey import questionnaires
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 CHUNK_RATINGS = 200_000

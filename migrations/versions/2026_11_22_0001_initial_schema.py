@@ -401,7 +401,7 @@ def upgrade():
     # ### end Alembic commands ###
 
     # Data: the default SIPAS questionnaire (version 1) is loaded on first migrate.
-    from core.questionnaire import default_definition, load_definition
+    from core.questionnaire_definition import default_definition, load_definition
 
     definition = default_definition()
     parsed = load_definition(definition)

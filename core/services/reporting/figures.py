@@ -19,11 +19,11 @@ from sqlalchemy import func, select
 from core import sipas
 from core.extensions import db
 from core.models import RESPONDENTS, TAP, RollupHour
-from core.questionnaire import Questionnaire, load_definition
-from core.services import questionnaires
+from core.questionnaire_definition import QuestionnaireDefinition
 from core.services.reporting.cells import CellTotals, sum_cells, totals, unit_ids
 from core.services.reporting.filters import Filters
 from core.services.reporting.periods import Period, shift_month
+from core.services.survey import questionnaires
 
 TREND_MONTHS = 12
 
@@ -122,26 +122,17 @@ def _index_figure(value: Fraction | None, n: int, excluded_share: Fraction | Non
                   interval=DELTA, missing=missing if value is None else (), variance=variance)
 
 
-_PARSED: dict[tuple[int, int], Questionnaire] = {}
+def questionnaire() -> QuestionnaireDefinition:
+    """The active questionnaire, parsed once per stored version (core/services/survey/
+    questionnaires.py keeps the one cache)."""
+    return questionnaires.active_definition()
 
 
-def questionnaire() -> Questionnaire:
-    """The active questionnaire, parsed once per stored version (versions are never edited in
-    place, core/questionnaire.py)."""
-    row = questionnaires.active()
-    if row is None:
-        row = questionnaires.ensure_default()
-    key = (row.id, row.version)
-    if key not in _PARSED:
-        _PARSED[key] = load_definition(row.definition)
-    return _PARSED[key]
-
-
-def service_element_of_item(q: Questionnaire) -> dict[str, str]:
+def service_element_of_item(q: QuestionnaireDefinition) -> dict[str, str]:
     return {item.code: element.code for element in q.elements for item in element.items}
 
 
-def policy_element_of_item(q: Questionnaire) -> dict[str, str]:
+def policy_element_of_item(q: QuestionnaireDefinition) -> dict[str, str]:
     """Items of the optional policy module (items 1–14 of the form), whether or not the active
     version has it on: earlier or later versions of the period may have collected them."""
     return {item.code: element.code for element in q.policy_elements for item in element.items}
@@ -190,13 +181,13 @@ class Headline:
         }
 
 
-def headline_codes(q: Questionnaire) -> list[str]:
+def headline_codes(q: QuestionnaireDefinition) -> list[str]:
     """The item codes a headline reads: taps, respondents, service and policy items."""
     return [TAP, RESPONDENTS, *service_element_of_item(q), *policy_element_of_item(q)]
 
 
 def _policy_figures(
-    t: CellTotals, f: Filters, q: Questionnaire, excluded: float | None
+    t: CellTotals, f: Filters, q: QuestionnaireDefinition, excluded: float | None
 ) -> tuple[Figure | None, dict[str, Figure]]:
     """The policy index and its element indices, or (None, {}) when no response of the period
     answered the policy module. Its n is the largest number of valid answers to one policy
@@ -225,7 +216,7 @@ def _policy_figures(
                          result.service_variance, min_report_n()), elements
 
 
-def headline_from_totals(t: CellTotals, f: Filters, q: Questionnaire) -> Headline:
+def headline_from_totals(t: CellTotals, f: Filters, q: QuestionnaireDefinition) -> Headline:
     """Every headline figure from summed counts, by the engine in core/sipas.py."""
     element_of = service_element_of_item(q)
     inc = f.include_misuse

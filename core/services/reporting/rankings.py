@@ -15,7 +15,7 @@ from sqlalchemy import select
 from core import sipas
 from core.extensions import db
 from core.models import Unit
-from core.questionnaire import Questionnaire
+from core.questionnaire_definition import QuestionnaireDefinition
 from core.services.reporting.cells import CellTotals, merge_into, totals_by_unit
 from core.services.reporting.figures import (
     BASIS_SERVICE,
@@ -42,7 +42,7 @@ class RankRow:
 
 
 def _rank_units(
-    f: Filters, units: list[Unit], q: Questionnaire
+    f: Filters, units: list[Unit], q: QuestionnaireDefinition
 ) -> dict[int, tuple[Headline, int | None, int | None]]:
     if not units:
         return {}
@@ -60,7 +60,7 @@ def _rank_units(
 
 
 def _rank_from(
-    f: Filters, units: list[Unit], sub: Mapping[int, CellTotals], q: Questionnaire
+    f: Filters, units: list[Unit], sub: Mapping[int, CellTotals], q: QuestionnaireDefinition
 ) -> dict[int, tuple[Headline, int | None, int | None]]:
     heads = {u.id: headline_from_totals(sub[u.id], f, q) for u in units}
     ranks: dict[int, int] = {}

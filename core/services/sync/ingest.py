@@ -41,6 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core import protocol
 from core.clock import LOCAL_TZ
+from core.codes import is_dossier_code
 from core.extensions import db
 from core.models import (
     MISUSE_REASONS,
@@ -174,7 +175,8 @@ def _validate(index: int, item: Any, kiosk: Kiosk, offset: timedelta, received: 
     texts: dict[str, str | None] = {}
     for name, limit in protocol.TEXT_FIELDS.items():
         value = item.get(name)
-        if value is not None and (not isinstance(value, str) or not value or len(value) > limit):
+        if value is not None and (not isinstance(value, str) or not value or len(value) > limit
+                                  or (name == "dossier_code" and not is_dossier_code(value))):
             raise _Reject("invalid_" + name)
         texts[name] = value
     local = (received if clock_suspect else effective).astimezone(LOCAL_TZ)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import Kiosk, Officer
-from core.services import questionnaires
+from core.services.survey import questionnaires
 
 
 def config_for(kiosk: Kiosk) -> dict[str, Any]:

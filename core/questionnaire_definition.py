@@ -4,7 +4,7 @@ A questionnaire definition is a JSON document (the default is ``data/questionnai
 ``load_definition`` validates it and turns it into frozen dataclasses. Every response records the
 questionnaire ``version`` it answered and every published figure names the ``method_version``
 (docs/METHOD.md, "Versions"), so a definition is never edited in
-place: a change makes a new version (see ``Questionnaire.with_policy``).
+place: a change makes a new version (see ``QuestionnaireDefinition.with_policy``).
 """
 
 from __future__ import annotations
@@ -15,9 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.sipas import LEVELS, NO_OPINION
+
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "questionnaire_sipas_v1.json"
 LOCALES = ("vi", "en")
-SCALE_LEVELS = frozenset(range(6))  # 5..1 rated, 0 = no opinion / not applicable
+SERVICE_QUESTIONNAIRE = "sipas-service"  # the code of the SIPAS service questionnaire
+# The answers a rated item takes: the five levels, and 0 for no opinion / not applicable.
+ANSWER_LEVELS = frozenset({NO_OPINION, *LEVELS})
 MODULES = ("service", "policy")
 KINDS = ("single", "multi", "text")
 
@@ -116,7 +120,7 @@ class FollowupReason:
 
 
 @dataclass(frozen=True)
-class Questionnaire:
+class QuestionnaireDefinition:
     """A validated questionnaire definition; ``raw`` is the JSON it was loaded from."""
 
     code: str
@@ -173,12 +177,12 @@ def default_definition() -> dict[str, Any]:
     return _read(DEFAULT_PATH)
 
 
-def default_questionnaire() -> Questionnaire:
+def default_questionnaire() -> QuestionnaireDefinition:
     """The default definition, loaded and validated."""
     return load_definition(DEFAULT_PATH)
 
 
-def load_definition(path_or_dict: str | Path | Mapping[str, Any]) -> Questionnaire:
+def load_definition(path_or_dict: str | Path | Mapping[str, Any]) -> QuestionnaireDefinition:
     """Validate a definition (a JSON file path or an already parsed mapping) and load it.
 
     Raises ``QuestionnaireError`` naming the offending code on the first problem found.
@@ -284,8 +288,8 @@ def _scale(value: Any) -> tuple[ScaleLevel, ...]:
     levels = [entry.level for entry in scale]
     if len(set(levels)) != len(levels):
         raise _fail("scale", "duplicate level")
-    missing = sorted(SCALE_LEVELS - set(levels))
-    extra = sorted(set(levels) - SCALE_LEVELS)
+    missing = sorted(ANSWER_LEVELS - set(levels))
+    extra = sorted(set(levels) - ANSWER_LEVELS)
     if missing or extra:
         raise _fail("scale", f"levels must be exactly 0..5 (missing {missing}, unexpected {extra})")
     return tuple(scale)
@@ -356,7 +360,7 @@ def _followups(value: Any, element_codes: set[str]) -> tuple[FollowupReason, ...
     return tuple(reasons)
 
 
-def _build(raw: dict[str, Any]) -> Questionnaire:
+def _build(raw: dict[str, Any]) -> QuestionnaireDefinition:
     code = _str(raw, "code", "definition")
     version = _int(raw.get("version"), code, "version", 1)
     method_version = _str(raw, "method_version", code)
@@ -381,7 +385,7 @@ def _build(raw: dict[str, Any]) -> Questionnaire:
                 item.code, f"form_no {item.form_no} is already used by {form_numbers[item.form_no]}"
             )
         form_numbers[item.form_no] = item.code
-    return Questionnaire(
+    return QuestionnaireDefinition(
         code=code,
         version=version,
         method_version=method_version,

@@ -1,8 +1,10 @@
 """The phone survey: token checks, the page sequence, drafts, validation and the final submit.
 
 Views only parse the request and render; every rule lives here. Problems come back as stable
-codes (``TokenProblem.reason``, field error codes), which survey/messages.py turns into words in
-the citizen's language, so this module stays free of display text.
+codes (``ServiceError.code`` for a link that cannot be used, field error codes), which
+survey/messages.py turns into words in the citizen's language, so this module stays free of
+display text. Writers follow the transaction convention (core/services/unit_of_work.py): they
+flush, and the request commits once the view has answered.
 
 Trust: kiosk tokens are checked with the secret of the kiosk named in the token (docs/DEVELOPING.md,
 "Contracts"); poster and dossier tokens with keys derived from SECRET_KEY. One response per
@@ -22,18 +24,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import Conflict
 
 from core import ratelimit
-from core.database import begin_write
+from core.clock import LOCAL_TZ
+from core.codes import is_dossier_code
 from core.extensions import db
 from core.models import (
     Counter,
-    Kiosk,
     Officer,
     Procedure,
     Questionnaire,
@@ -43,16 +45,24 @@ from core.models import (
     Unit,
     utcnow,
 )
-from core.questionnaire import Element, PerceptionQuestion, load_definition
-from core.questionnaire import Questionnaire as Definition
-from core.services import questionnaires, rollups
-from core.services.survey_tokens import DOSSIER_PURPOSE, POSTER_PURPOSE
-from core.tokens import TokenError, aggregator_key, peek, verify
+from core.questionnaire_definition import (
+    ANSWER_LEVELS,
+    Element,
+    PerceptionQuestion,
+    QuestionnaireDefinition,
+)
+from core.services import rollups
+from core.services.errors import ServiceError
+from core.services.survey import questionnaires
+from core.services.survey.links import DOSSIER_PURPOSE, POSTER_PURPOSE
+from core.services.sync import registry
+from core.services.unit_of_work import write_unit
+from core.tokens import SignedTokenError, aggregator_key, peek, verify
 
 log = logging.getLogger(__name__)
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
-# HTTP status for each token problem: the page says what happened and what to do.
+# Why a survey link cannot be used (the ServiceError code) and the HTTP status it deserves; the
+# page says what happened and what to do. "busy": one address started too many poster surveys.
 TOKEN_STATUS = {
     "malformed": 400,
     "tampered": 403,
@@ -60,6 +70,7 @@ TOKEN_STATUS = {
     "used": 409,
     "expired": 410,
     "revoked": 410,
+    "busy": 429,
 }
 
 # Poster limits (count, seconds) come from the configuration (core/config.py,
@@ -74,23 +85,13 @@ KIOSK_CLOCK_GRACE_S = 86400
 
 RATING_PREFIX = "r-"
 QUESTION_PREFIX = "q-"
-LEVEL_TEXTS = frozenset("012345")  # a rating field: 0 (no opinion) to 5
+LEVEL_TEXTS = frozenset(str(level) for level in ANSWER_LEVELS)  # "0" (no opinion) to "5"
+SAVE_ATTEMPTS = 2
 
 
-class TokenProblem(Exception):
-    """The token cannot be used; ``reason`` is a key of TOKEN_STATUS."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-    @property
-    def status(self) -> int:
-        return TOKEN_STATUS[self.reason]
-
-
-class TooManyStarts(Exception):
-    """One address started more poster surveys than SURVEY_POSTER_START_LIMIT allows."""
+def _refuse(reason: str) -> ServiceError:
+    """The link cannot be used: ``reason`` is a key of TOKEN_STATUS."""
+    return ServiceError(reason, status=TOKEN_STATUS[reason])
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,8 @@ def resolve(token: str, now: float | None = None) -> Target:
     """Verify a survey token (signature, expiry, kind) and look up what it points at."""
     try:
         payload = peek(token)
-    except TokenError as exc:
-        raise TokenProblem("malformed") from exc
+    except SignedTokenError as exc:
+        raise _refuse("malformed") from exc
     kind = payload.get("t")
     try:
         if kind == "k":
@@ -134,10 +135,10 @@ def resolve(token: str, now: float | None = None) -> Target:
             key = aggregator_key(current_app.config["SECRET_KEY"], purpose)
             payload = verify(token, key, now)
             return _poster_target(payload) if kind == "p" else _dossier_target(payload)
-    except TokenError as exc:
+    except SignedTokenError as exc:
         reason = exc.reason if exc.reason in ("expired", "malformed") else "tampered"
-        raise TokenProblem(reason) from exc
-    raise TokenProblem("malformed")
+        raise _refuse(reason) from exc
+    raise _refuse("malformed")
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -150,16 +151,18 @@ def _str_or_none(value: Any, limit: int = 64) -> str | None:
 
 def _kiosk_target(token: str, payload: dict[str, Any], now: float | None) -> Target:
     public_id = payload.get("k")
-    if not isinstance(public_id, str) or len(public_id) > 36:
-        raise TokenProblem("malformed")
-    kiosk = db.session.scalar(select(Kiosk).where(Kiosk.public_id == public_id))
+    if not isinstance(public_id, str):
+        raise _refuse("malformed")
+    # Anything that is not a kiosk id (a NUL byte, which PostgreSQL cannot even compare) is no
+    # kiosk: the same lookup as the sync API's.
+    kiosk = registry.by_public_id(public_id)
     if kiosk is None or not kiosk.secret:
-        raise TokenProblem("unknown")
+        raise _refuse("unknown")
     if kiosk.status == "revoked":
-        raise TokenProblem("revoked")
+        raise _refuse("revoked")
     keys = kiosk.signing_keys()
     verified: dict[str, Any] | None = None
-    problem: TokenError | None = None
+    problem: SignedTokenError | None = None
     lenient = (time.time() if now is None else now) - KIOSK_CLOCK_GRACE_S
     # A kiosk signs for SURVEY_TOKEN_DAYS (its configuration says so); its clock may be ahead.
     longest = current_app.config["SURVEY_TOKEN_DAYS"] * 86400 + 2 * KIOSK_CLOCK_GRACE_S
@@ -167,7 +170,7 @@ def _kiosk_target(token: str, payload: dict[str, Any], now: float | None) -> Tar
         try:
             verified = verify(token, key, lenient, longest)
             break
-        except TokenError as exc:
+        except SignedTokenError as exc:
             problem = exc
             if exc.reason != "tampered":
                 break
@@ -176,7 +179,7 @@ def _kiosk_target(token: str, payload: dict[str, Any], now: float | None) -> Tar
         raise problem
     rating = verified.get("r")
     if not isinstance(rating, str) or not 1 <= len(rating) <= 36:
-        raise TokenProblem("malformed")
+        raise _refuse("malformed")
     # The kiosk's own record decides the unit; a counter id from the token is used only when it
     # belongs to that unit (the kiosk may have moved counters since it signed).
     unit = db.session.get(Unit, kiosk.unit_id)
@@ -207,10 +210,20 @@ def _kiosk_target(token: str, payload: dict[str, Any], now: float | None) -> Tar
         officer_id=officer_id,
         procedure_id=procedure.id if procedure else None,
         procedure_name=procedure.name if procedure else None,
-        dossier_code=_str_or_none(verified.get("d")),
+        dossier_code=_dossier_or_none(verified.get("d")),
         kiosk_rating_uuid=rating,
         kiosk_id=kiosk.id,
     )
+
+
+def _dossier_or_none(value: Any) -> str | None:
+    """The dossier code a link carries; one that breaks the rule (core/codes.py) makes the
+    link malformed, since no signer issues one."""
+    if value is None:
+        return None
+    if not is_dossier_code(value):
+        raise _refuse("malformed")
+    return value
 
 
 def _counter_in_unit(counter_id: int | None, unit_id: int) -> Counter | None:
@@ -224,7 +237,7 @@ def _unit(payload: dict[str, Any]) -> Unit:
     unit_id = _int_or_none(payload.get("u"))
     unit = db.session.get(Unit, unit_id) if unit_id is not None else None
     if unit is None or not unit.active:
-        raise TokenProblem("unknown")
+        raise _refuse("unknown")
     return unit
 
 
@@ -232,16 +245,16 @@ def _poster_target(payload: dict[str, Any]) -> Target:
     unit = _unit(payload)
     counter = _counter_in_unit(_int_or_none(payload.get("c")), unit.id)
     if counter is None or not counter.active:
-        raise TokenProblem("unknown")
+        raise _refuse("unknown")
     return Target(kind="p", channel="poster", token_key=None, unit_id=unit.id,
                   unit_name=unit.name, counter_id=counter.id, counter_name=counter.name)
 
 
 def _dossier_target(payload: dict[str, Any]) -> Target:
     unit = _unit(payload)
-    dossier = _str_or_none(payload.get("d"))
+    dossier = _dossier_or_none(payload.get("d"))
     if dossier is None:
-        raise TokenProblem("malformed")
+        raise _refuse("malformed")
     counter = _counter_in_unit(_int_or_none(payload.get("c")), unit.id)
     procedure_id = _int_or_none(payload.get("p"))
     procedure = db.session.get(Procedure, procedure_id) if procedure_id is not None else None
@@ -260,10 +273,11 @@ def _dossier_target(payload: dict[str, Any]) -> Target:
 
 
 def new_poster_key(target: Target, ip: str) -> str:
-    """A fresh response key for one citizen's poster survey (raises TooManyStarts)."""
+    """A fresh response key for one citizen's poster survey; ServiceError "busy" (429) once one
+    address started more than SURVEY_POSTER_START_LIMIT allows."""
     limit = current_app.config["SURVEY_POSTER_START_LIMIT"]
     if not _within("survey-poster-start", ip, limit):
-        raise TooManyStarts
+        raise _refuse("busy")
     return f"p:{target.counter_id}:{secrets.token_hex(16)}"
 
 
@@ -278,25 +292,6 @@ def browser_hash(browser_id: str) -> str:
 
 
 # --- the questionnaire and its pages ---------------------------------------------------------
-
-_DEFINITIONS: dict[tuple, Definition] = {}
-
-
-def definition(row: Questionnaire) -> Definition:
-    """The parsed definition of a stored questionnaire version (stored versions never change).
-
-    Cached per process; the key includes the creation time so two databases served by one
-    process (tests, benchmarks) never share an entry for the same id.
-    """
-    key = (row.id, row.code, row.version, row.created_at)
-    parsed = _DEFINITIONS.get(key)
-    if parsed is None:
-        if len(_DEFINITIONS) > 64:
-            _DEFINITIONS.clear()
-        parsed = load_definition(row.definition)
-        _DEFINITIONS[key] = parsed
-    return parsed
-
 
 @dataclass(frozen=True)
 class Step:
@@ -317,7 +312,7 @@ class Survey:
 
     row_id: int
     version: int
-    definition: Definition
+    definition: QuestionnaireDefinition
     steps: tuple[Step, ...]
 
     @property
@@ -330,7 +325,7 @@ class Survey:
 
 def build_survey(row: Questionnaire) -> Survey:
     """Pages: the five service elements, the policy elements when enabled, perception, comment."""
-    parsed = definition(row)
+    parsed = questionnaires.definition(row)
     pages: list[Step] = []
     for element in parsed.all_elements(include_policy=parsed.policy_enabled):
         pages.append(Step(len(pages) + 1, "element", element=element))
@@ -348,10 +343,8 @@ def survey_for(draft: SurveyDraft | None) -> Survey:
     if draft is not None and isinstance(draft.data.get("q"), int):
         row = db.session.get(Questionnaire, draft.data["q"])
     if row is None:
-        row = questionnaires.active()
-    if row is None:
-        row = questionnaires.ensure_default()
-        db.session.commit()
+        # The first visit ever stores the default questionnaire; the request commits it.
+        row = questionnaires.active() or questionnaires.ensure_default()
     return build_survey(row)
 
 
@@ -531,31 +524,35 @@ def save_step(key: str, survey: Survey, step: Step, form: Mapping[str, Sequence[
     result = StepResult(errors=errors, values=values)
     if hard or (forward and errors):
         return result
-    for _attempt in range(2):
-        begin_write()
-        draft = get_draft(key, for_update=True)
-        if draft is not None and draft.data.get("submitted_by"):
-            db.session.rollback()
-            result.errors = {"_form": "already_submitted"}
-            return result
-        data = merge(draft.data if draft else empty_data(survey), step, values)
-        if draft is None:
-            draft = SurveyDraft(token_key=key, data=data)
-            db.session.add(draft)
-        else:
-            draft.data = data
-        draft.step = resume_step(survey, data)
-        draft.updated_at = utcnow()
+    for _attempt in range(SAVE_ATTEMPTS):
         try:
-            db.session.commit()
-        except IntegrityError:
+            result.saved = _store_step(key, survey, step, values)
+        except Conflict:
             # Another tab created the draft at the same moment; apply ours on top of it.
-            db.session.rollback()
             continue
-        result.saved = True
+        if not result.saved:
+            result.errors = {"_form": "already_submitted"}
         return result
     result.errors = {"_form": "busy"}
     return result
+
+
+@write_unit
+def _store_step(key: str, survey: Survey, step: Step, values: dict[str, Any]) -> bool:
+    """Merge one page's valid answers into the draft (created if need be); False once sent."""
+    draft = get_draft(key, for_update=True)
+    if draft is not None and draft.data.get("submitted_by"):
+        db.session.rollback()  # nothing to write: let go of the row at once
+        return False
+    data = merge(draft.data if draft else empty_data(survey), step, values)
+    if draft is None:
+        draft = SurveyDraft(token_key=key, data=data)
+        db.session.add(draft)
+    else:
+        draft.data = data
+    draft.step = resume_step(survey, data)
+    draft.updated_at = utcnow()
+    return True
 
 
 # --- submission ------------------------------------------------------------------------------
@@ -618,15 +615,17 @@ def rollup_keys(response: SurveyResponse, data: Mapping[str, Any]) -> list[rollu
     return keys
 
 
+@write_unit
 def submit(target: Target, key: str, form: Mapping[str, Sequence[str]], *, browser_id: str,
            ip: str, locale: str) -> SubmitResult:
     """Store the response, its answers and its rollups in one transaction, exactly once per key.
 
     The last page's answers are validated and merged first; any problem means nothing is
     written. A repeated submit from the same browser is answered as a success ("again"); a
-    submit for a key someone else already used is "used". The unique token_key decides races.
+    submit for a key someone else already used is "used". The draft's row is locked until the
+    request commits, so a second phone waits and then finds it sent; the unique token_key
+    decides any other race. Early answers roll back at once to let go of the row.
     """
-    begin_write()
     draft = get_draft(key, for_update=True)
     if draft is None:
         db.session.rollback()
@@ -688,22 +687,18 @@ def submit(target: Target, key: str, form: Mapping[str, Sequence[str]], *, brows
     rollups.add(rollup_keys(response, data))
     draft.data = {**data, "submitted_by": browser_hash(browser_id)}
     draft.updated_at = now
-    db.session.commit()
     return SubmitResult("stored", response_id=response.id)
 
 
+@write_unit
 def purge_drafts(older_than_days: int) -> int:
     """Delete drafts untouched for that many days (abandoned or long sent); returns how many.
 
     A draft only carries answers in progress and the "sent" mark that shows a phone its thanks
     again, so once every token that could use it has expired it is dead weight.
     """
-    from sqlalchemy import delete
-
     cutoff = utcnow() - timedelta(days=older_than_days)
-    begin_write()
     result = db.session.execute(delete(SurveyDraft).where(SurveyDraft.updated_at < cutoff))
-    db.session.commit()
     return result.rowcount or 0
 
 
@@ -711,7 +706,7 @@ def expires_in_days(token: str) -> int | None:
     """Whole days until the token expires (for the intro page), None without an expiry."""
     try:
         exp = peek(token).get("exp")
-    except TokenError:
+    except SignedTokenError:
         return None
     if not isinstance(exp, int | float):
         return None

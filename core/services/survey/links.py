@@ -1,6 +1,7 @@
-"""Tokens the aggregator issues for the phone survey: QR posters per counter, and dossier tokens.
+"""Survey links the aggregator signs: QR posters per counter, and dossier links.
 
-Kiosks sign their own thank-you tokens (kiosk.services); the survey verifies all three kinds.
+Kiosks sign their own thank-you links (kiosk.services); the survey (``flow.resolve``) verifies
+all three kinds.
 Payload keys: ``t`` kind ("k" kiosk, "p" poster, "d" dossier), ``a``/``k`` issuer, ``u`` unit id,
 ``c`` counter id, ``p`` procedure id, ``d`` dossier code, ``n`` nonce, ``exp`` expiry (unix time).
 """
@@ -12,7 +13,9 @@ import time
 
 from flask import current_app
 
+from core.codes import is_dossier_code
 from core.models import Counter
+from core.services.errors import ServiceError
 from core.tokens import aggregator_key, sign
 
 POSTER_PURPOSE = "survey-poster"
@@ -34,7 +37,12 @@ def dossier_token(
     procedure_id: int | None = None,
     days: int | None = None,
 ) -> str:
-    """A single-use token for one dossier (printed on a receipt or sent by SMS)."""
+    """A single-use token for one dossier (printed on a receipt or sent by SMS).
+
+    ServiceError "invalid_dossier_code" for a code that breaks the rule (core/codes.py).
+    """
+    if not is_dossier_code(dossier_code):
+        raise ServiceError("invalid_dossier_code")
     days = days or current_app.config["SURVEY_TOKEN_DAYS"]
     payload = {"t": "d", "a": 1, "u": unit_id, "c": counter_id, "p": procedure_id,
                "d": dossier_code, "n": secrets.token_hex(4), "exp": int(time.time()) + days * 86400}
