@@ -28,7 +28,8 @@ from core.models.kiosk_local import ArmedTransaction, KioskState, OfficerShift, 
 from core.models.types import utcnow
 from core.passwords import verify_pin
 from core.questionnaire import FollowupReason, default_questionnaire, load_definition
-from core.services import audit, questionnaires
+from core.services import questionnaires
+from core.services.accounts import audit
 from core.version import __version__
 from kiosk import identity
 

@@ -15,7 +15,7 @@ from core import protocol
 from core.extensions import db
 from core.models import AuditEntry, Counter, Kiosk, Unit
 from core.services import kiosks
-from core.services.users import create_user
+from core.services.accounts.users import create_user
 from tests.conftest import csrf_token
 from tests.support.sync_helpers import enroll, push, rating, register_demo_kiosk
 

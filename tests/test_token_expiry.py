@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import ApiToken, Counter
-from core.services import api_tokens, kiosks
+from core.services import kiosks
 from core.services import survey as service
+from core.services.accounts import api_tokens
 from core.services.survey_tokens import DOSSIER_PURPOSE
 from core.tokens import TokenError, aggregator_key, sign, verify
 from tests.conftest import SECRET

@@ -11,7 +11,7 @@ from core.extensions import db
 from core.models import Counter, Officer, Procedure, ProcedureField, Unit
 from core.passwords import hash_pin
 from core.services import questionnaires
-from core.services.org import add_unit
+from core.services.org.structure import add_unit
 
 OPENING_HOURS = {
     day: [["07:30", "11:30"], ["13:30", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")

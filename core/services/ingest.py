@@ -638,7 +638,7 @@ def import_bundle(data: bytes, batch_size: int, user: Any = None) -> BundleResul
             totals[outcome.status] += 1
             if outcome.reason:
                 reasons[outcome.reason] = reasons.get(outcome.reason, 0) + 1
-    from core.services import audit
+    from core.services.accounts import audit
 
     begin_write()
     audit.record("kiosk.bundle_import", user=user, username=None if user else "cli",

@@ -34,7 +34,8 @@ from core.models import (
     User,
     utcnow,
 )
-from core.services import audit, questionnaires
+from core.services import questionnaires
+from core.services.accounts import audit
 
 # Crockford's base32 without I, L, O, U: nothing to misread when typed from a screen.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -383,7 +384,7 @@ PAGE_SIZE = 50
 
 def counters_in_scope(user: User) -> list[tuple[int, str]]:
     """Active counters of the units the user may see, as (id, "Unit – Counter") choices."""
-    from core.services.scope import visible_units
+    from core.services.org.scope import visible_units
 
     rows = db.session.execute(
         select(Counter.id, Unit.name, Counter.code, Counter.name)
@@ -398,7 +399,7 @@ def counter_for(user: User, counter_id: int) -> Counter:
     """A counter in the user's scope, or 404."""
     from werkzeug.exceptions import NotFound
 
-    from core.services.scope import get_unit
+    from core.services.org.scope import get_unit
 
     counter = db.session.get(Counter, counter_id)
     if counter is None:
@@ -411,7 +412,7 @@ def kiosk_for(user: User, public_id: str) -> Kiosk:
     """A kiosk in the user's scope, or 404 (another unit's kiosk looks like a missing one)."""
     from werkzeug.exceptions import NotFound
 
-    from core.services.scope import get_unit
+    from core.services.org.scope import get_unit
 
     kiosk = by_public_id(public_id)
     if kiosk is None or kiosk.synthetic:  # demo history's kiosks are no device to manage
@@ -463,7 +464,7 @@ def fleet(user: User, after: int | None = None, only: str | None = None) -> Flee
     ``only``: one of FLEET_FILTERS, or None for every kiosk.
     """
     from core.services.ingest import missing_ranges
-    from core.services.scope import visible_units
+    from core.services.org.scope import visible_units
 
     query = (
         select(Kiosk, Unit.name, Counter.name)

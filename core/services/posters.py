@@ -16,7 +16,7 @@ from qrcode.constants import ERROR_CORRECT_M
 from werkzeug.exceptions import Forbidden
 
 from core.models import Counter, Unit, User
-from core.services import scope
+from core.services.org import scope
 from core.services.survey_tokens import poster_token, survey_url
 
 

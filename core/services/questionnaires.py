@@ -68,7 +68,7 @@ def set_policy(actor, enabled: bool, code: str = "sipas-service") -> Questionnai
     from werkzeug.exceptions import Conflict, Forbidden
 
     from core.database import begin_write
-    from core.services import audit
+    from core.services.accounts import audit
 
     if actor.role != "admin":
         raise Forbidden()
