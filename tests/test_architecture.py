@@ -205,3 +205,21 @@ def test_every_part_has_its_strings_extracted():
     assert set(DOMAIN_SOURCES) == set(DOMAINS)
     assert sorted(folder for folders in DOMAIN_SOURCES.values() for folder in folders) == sorted(
         PARTS)
+
+
+ORG_AND_ACCOUNTS = ("org", "accounts")
+
+
+def test_org_and_accounts_services_live_in_their_packages_and_never_commit():
+    # The old loose modules are gone; the request (or CLI command) commits once, never these.
+    services = ROOT / "core" / "services"
+    loose = {"org.py", "catalog.py", "scope.py", "users.py", "api_tokens.py", "audit.py"}
+    assert sorted(p.name for p in services.glob("*.py") if p.name in loose) == []
+    assert not (ROOT / "admin" / "services.py").exists()
+    committing = sorted(
+        str(path.relative_to(ROOT))
+        for area in ORG_AND_ACCOUNTS for path in (services / area).glob("*.py")
+        if ".commit(" in path.read_text(encoding="utf-8")
+        or "services.messages" in path.read_text(encoding="utf-8")
+    )
+    assert committing == []
