@@ -9,8 +9,8 @@ from admin._common import INVALID, actor, int_after_arg
 from admin.auth import role_required
 from admin.forms import AuditSearchForm
 from core.routing import MAX_BIG_ID
-from core.services import audit
-from core.services.org import unit_choices
+from core.services.accounts import audit
+from core.services.org.structure import unit_choices
 
 bp = Blueprint("admin_audit", __name__, url_prefix="/admin/audit")
 ANY_UNIT = 0

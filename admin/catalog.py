@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from werkzeug.exceptions import NotFound
 
 from admin._common import INVALID, actor, after_arg
 from admin.auth import role_required
 from admin.forms import FieldForm, ImportForm, ProcedureForm
-from core.extensions import db
+from admin.words import say
 from core.models import Procedure
-from core.services import catalog
+from core.services.errors import ServiceError
+from core.services.org import catalog
 
 bp = Blueprint("admin_catalog", __name__, url_prefix="/admin/catalog")
 NO_FIELD = 0
@@ -41,8 +41,8 @@ def save_field():
     if form.validate_on_submit():
         try:
             catalog.save_field(actor(), form.code.data or "", form.name.data or "")
-        except catalog.CatalogError as exc:
-            form.code.errors.append(str(exc))
+        except ServiceError as exc:
+            form.code.errors.append(say(exc))
         else:
             flash(_("Field saved."), "success")
             return redirect(url_for(".fields"))
@@ -63,11 +63,7 @@ def _procedure_form(procedure: Procedure | None) -> ProcedureForm:
 @role_required("admin")
 def procedure(procedure_id: int | None = None):
     """Add or change one procedure."""
-    row = None
-    if procedure_id is not None:
-        row = db.session.get(Procedure, procedure_id)
-        if row is None:
-            raise NotFound()
+    row = catalog.get_procedure(procedure_id) if procedure_id is not None else None
     form = _procedure_form(row)
     if row is not None:
         del form.code  # ratings refer to procedures by code: an existing code never changes
@@ -78,8 +74,8 @@ def procedure(procedure_id: int | None = None):
                 None if form.field_id.data == NO_FIELD else form.field_id.data,
                 bool(form.active.data),
             )
-        except catalog.CatalogError as exc:
-            form.form_errors.append(str(exc))
+        except ServiceError as exc:
+            form.form_errors.append(say(exc))
         else:
             flash(_("Procedure saved."), "success")
             return redirect(url_for(".procedures"))
@@ -106,4 +102,6 @@ def import_csv():
     status = INVALID if form.errors or (report is not None and not report.ok) else 200
     if request.method == "GET":
         status = 200
-    return render_template("admin/catalog/import.html", form=form, report=report), status
+    errors = [(line, say(error)) for line, error in report.errors] if report else []
+    return render_template("admin/catalog/import.html", form=form, report=report,
+                           errors=errors), status

@@ -13,8 +13,10 @@ from werkzeug.exceptions import Forbidden
 from admin._common import INVALID, actor
 from admin.auth import login_required
 from admin.forms import CounterForm
+from admin.words import say
 from core import qr
-from core.services import org, scope
+from core.services.errors import ServiceError
+from core.services.org import scope, structure
 from core.services.survey import posters
 
 bp = Blueprint("admin_counters", __name__, url_prefix="/admin")
@@ -31,8 +33,8 @@ POSTER_TEXT = {
 }
 
 
-def _settings(form: CounterForm) -> org.CounterSettings:
-    return org.CounterSettings(
+def _settings(form: CounterForm) -> structure.CounterSettings:
+    return structure.CounterSettings(
         scale=form.scale.data,
         min_interval_s=form.min_interval_s.data,
         require_transaction=bool(form.require_transaction.data),
@@ -52,10 +54,10 @@ def new(unit_id: int):
     form = CounterForm()
     if form.validate_on_submit():
         try:
-            counter = org.create_counter(who, unit.id, form.code.data or "",
+            counter = structure.create_counter(who, unit.id, form.code.data or "",
                                          form.name.data or "", _settings(form))
-        except org.OrgError as exc:
-            form.form_errors.append(str(exc))
+        except ServiceError as exc:
+            form.form_errors.append(say(exc))
         else:
             flash(_("Counter %(code)s created.", code=counter.code), "success")
             return redirect(url_for("admin_units.show", unit_id=unit.id, _anchor="counters"))
@@ -74,10 +76,10 @@ def edit(counter_id: int):
     form = CounterForm(obj=counter)
     if form.validate_on_submit():
         try:
-            org.update_counter(who, counter.id, form.code.data or "", form.name.data or "",
+            structure.update_counter(who, counter.id, form.code.data or "", form.name.data or "",
                                bool(form.active.data), _settings(form))
-        except org.OrgError as exc:
-            form.form_errors.append(str(exc))
+        except ServiceError as exc:
+            form.form_errors.append(say(exc))
         else:
             flash(_("Counter saved. Kiosks use the new settings after their next sync."),
                   "success")

@@ -1,8 +1,8 @@
 """The SIPAS dashboard, its breakdowns, comments, exports and API tokens.
 
 Views are thin: they parse the GET filter, call the modules of core.services.reporting and
-core.services.api_tokens, and render (committing once where the service recorded an audit entry
-or a change). Every figure is formatted in the templates by the core/i18n.py filters.
+core.services.accounts.api_tokens, and render (committing once where the service recorded an
+audit entry or a change). Every figure is formatted in the templates by the core/i18n.py filters.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from admin.auth import current_user, login_required
 from core.extensions import db
 from core.models import utcnow
 from core.routing import MAX_BIG_ID, parse_id
-from core.services import api_tokens, scope
+from core.services.accounts import api_tokens
+from core.services.errors import ServiceError
+from core.services.org import scope
 from core.services.reporting import breakdowns, errors, exports, figures, filters, rankings
 from core.services.reporting.comments import (
     COMMENT_PAGE,
@@ -46,9 +48,9 @@ def _messages() -> dict[str, str]:
         "by": _("Unknown breakdown."),
         "action": _("Unknown action."),
         "comment": _("This comment does not exist."),
-        "name": _("Give the token a name of 1 to 100 characters."),
-        "too_many": _("You have too many active tokens; revoke one first."),
-        "missing": _("This token does not exist."),
+        "token.name": _("Give the token a name of 1 to 100 characters."),
+        "token.too_many": _("You have too many active tokens; revoke one first."),
+        "token.missing": _("This token does not exist."),
         "kind": _("Unknown export."),
     }
 
@@ -223,7 +225,7 @@ def tokens():
     if request.method == "POST":
         try:
             secret = api_tokens.create(user, request.form.get("name", ""))
-        except api_tokens.TokenError as exc:
+        except ServiceError as exc:
             flash(_messages()[exc.code], "error")
             status = 400
     return render_template("admin/dashboard/tokens.html", user=user,
@@ -237,7 +239,7 @@ def revoke_token(token_id: int):
     """Revoke one of your tokens."""
     try:
         api_tokens.revoke(current_user(), token_id)
-    except api_tokens.TokenError:
+    except ServiceError:
         raise NotFound() from None
     flash(_("The token was revoked."), "success")
     return redirect(url_for("dashboard.tokens"))

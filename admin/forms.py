@@ -37,8 +37,8 @@ from wtforms.validators import (
 )
 
 from core.models import ROLES, SCALES, UNIT_LEVELS
-from core.services.org import SETTING_BOUNDS, WEEKDAYS, CounterSettings
-from core.services.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from core.services.accounts.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from core.services.org.structure import SETTING_BOUNDS, WEEKDAYS, CounterSettings
 
 WTFORMS_MESSAGES = (
     _l("This field is required."),

@@ -9,16 +9,18 @@ from werkzeug.exceptions import Forbidden, NotFound
 from admin._common import INVALID, actor, after_arg
 from admin.auth import role_required
 from admin.forms import OfficerForm
+from admin.words import say
 from core.models import Unit
 from core.routing import parse_id
-from core.services import org, scope
+from core.services.errors import ServiceError
+from core.services.org import scope, structure
 
 bp = Blueprint("admin_officers", __name__, url_prefix="/admin")
 NO_COUNTER = 0
 
 
 def _counter_choices(unit: Unit) -> list[tuple[int, str]]:
-    return [(NO_COUNTER, _("— no fixed counter —")), *org.counter_choices(unit)]
+    return [(NO_COUNTER, _("— no fixed counter —")), *structure.counter_choices(unit)]
 
 
 def _counter(form: OfficerForm) -> int | None:
@@ -34,9 +36,9 @@ def index(unit_id: int):
     counter_id = parse_id(request.args.get("counter"))
     counter = scope.get_counter(who, counter_id) if counter_id is not None else None
     try:
-        page = org.list_officers(who, unit.id, counter.id if counter else None,
+        page = structure.list_officers(who, unit.id, counter.id if counter else None,
                                  after=after_arg())
-    except org.OrgError:
+    except ServiceError:
         # A counter of another (visible) unit in the URL: the same answer as a missing one.
         raise NotFound() from None
     return render_template("admin/officers/index.html", unit=unit, counter=counter, page=page,
@@ -57,11 +59,11 @@ def new(unit_id: int):
         form.counter_id.data = parse_id(request.args.get("counter"))
     if form.validate_on_submit():
         try:
-            officer = org.create_officer(who, unit.id, form.code.data or "",
+            officer = structure.create_officer(who, unit.id, form.code.data or "",
                                          form.full_name.data or "", _counter(form),
                                          form.pin.data or None)
-        except org.OrgError as exc:
-            form.form_errors.append(str(exc))
+        except ServiceError as exc:
+            form.form_errors.append(say(exc))
         else:
             flash(_("Officer %(code)s added.", code=officer.code), "success")
             return redirect(url_for(".index", unit_id=unit.id))
@@ -85,10 +87,10 @@ def edit(officer_id: int):
         form.pin.data = ""
     if form.validate_on_submit():
         try:
-            org.update_officer(who, officer.id, form.full_name.data or "", _counter(form),
+            structure.update_officer(who, officer.id, form.full_name.data or "", _counter(form),
                                bool(form.active.data), form.pin.data or None)
-        except org.OrgError as exc:
-            form.form_errors.append(str(exc))
+        except ServiceError as exc:
+            form.form_errors.append(say(exc))
         else:
             flash(_("Officer %(code)s saved.", code=officer.code), "success")
             return redirect(url_for(".index", unit_id=officer.unit_id))

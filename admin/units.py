@@ -9,16 +9,18 @@ from werkzeug.exceptions import Forbidden
 from admin._common import INVALID, actor, after_arg
 from admin.auth import login_required
 from admin.forms import DAY_LABELS, LEVEL_LABELS, HoursForm, MoveUnitForm, NewUnitForm, UnitForm
+from admin.words import say
 from core.models import Unit, User
 from core.routing import parse_id
-from core.services import org, scope
+from core.services.errors import ServiceError
+from core.services.org import scope, structure
 
 bp = Blueprint("admin_units", __name__, url_prefix="/admin/units")
 ROOT = 0  # the "no parent" choice (system administrators only)
 
 
 def _parent_choices(who: User, exclude: Unit | None = None) -> list[tuple[int, str]]:
-    choices = org.unit_choices(who, exclude=exclude)
+    choices = structure.unit_choices(who, exclude=exclude)
     if who.role == "admin":
         choices = [(ROOT, _("— top level —")), *choices]
     return choices
@@ -29,8 +31,8 @@ def _parent_choices(who: User, exclude: Unit | None = None) -> list[tuple[int, s
 def index():
     """The units the user may see, as an indented tree."""
     who = actor()
-    page = org.list_units(who, after=after_arg())
-    return render_template("admin/units/index.html", page=page, who=who, depth=org.depth,
+    page = structure.list_units(who, after=after_arg())
+    return render_template("admin/units/index.html", page=page, who=who, depth=structure.depth,
                            levels=LEVEL_LABELS, may_manage=scope.may_manage)
 
 
@@ -48,10 +50,10 @@ def new():
     if form.validate_on_submit():
         parent = None if form.parent_id.data == ROOT else form.parent_id.data
         try:
-            unit = org.create_unit(who, form.code.data or "", form.name.data or "",
+            unit = structure.create_unit(who, form.code.data or "", form.name.data or "",
                                    form.level.data, parent)
-        except org.OrgError as exc:
-            form.form_errors.append(str(exc))
+        except ServiceError as exc:
+            form.form_errors.append(say(exc))
         else:
             flash(_("Unit %(name)s created.", name=unit.name), "success")
             return redirect(url_for(".show", unit_id=unit.id))
@@ -68,9 +70,9 @@ def _page(who: User, unit: Unit, form=None, move=None, status: int = 200):
         move = MoveUnitForm(formdata=None)
         move.parent_id.choices = _parent_choices(who, exclude=unit)
         move.parent_id.data = unit.parent_id or ROOT
-    counters = org.list_counters(who, unit.id, after=after_arg())
-    hours = [(day, DAY_LABELS[day], org.format_hours((unit.opening_hours or {}).get(day)))
-             for day in org.WEEKDAYS]
+    counters = structure.list_counters(who, unit.id, after=after_arg())
+    hours = [(day, DAY_LABELS[day], structure.format_hours((unit.opening_hours or {}).get(day)))
+             for day in structure.WEEKDAYS]
     return render_template(
         "admin/units/show.html", unit=unit, form=form, move=move, manage=manage, top=top,
         counters=counters, hours=hours, levels=LEVEL_LABELS, who=who,
@@ -95,10 +97,10 @@ def update(unit_id: int):
     form = UnitForm()
     if form.validate_on_submit():
         try:
-            org.update_unit(who, unit.id, form.code.data or "", form.name.data or "",
+            structure.update_unit(who, unit.id, form.code.data or "", form.name.data or "",
                             form.level.data)
-        except org.OrgError as exc:
-            form.form_errors.append(str(exc))
+        except ServiceError as exc:
+            form.form_errors.append(say(exc))
         else:
             flash(_("Unit saved."), "success")
             return redirect(url_for(".show", unit_id=unit.id))
@@ -117,9 +119,9 @@ def move(unit_id: int):
     if form.validate_on_submit():
         parent = None if form.parent_id.data == ROOT else form.parent_id.data
         try:
-            org.move_unit(who, unit.id, parent)
-        except org.OrgError as exc:
-            form.parent_id.errors.append(str(exc))
+            structure.move_unit(who, unit.id, parent)
+        except ServiceError as exc:
+            form.parent_id.errors.append(say(exc))
         else:
             flash(_("Unit moved."), "success")
             return redirect(url_for(".show", unit_id=unit.id))
@@ -131,7 +133,7 @@ def move(unit_id: int):
 def deactivate(unit_id: int):
     """Stop using a unit; its history stays and it can be reactivated."""
     who = actor()
-    org.set_unit_active(who, scope.get_unit(who, unit_id).id, False)
+    structure.set_unit_active(who, scope.get_unit(who, unit_id).id, False)
     flash(_("Unit deactivated. Its history is kept."), "success")
     return redirect(url_for(".show", unit_id=unit_id))
 
@@ -141,7 +143,7 @@ def deactivate(unit_id: int):
 def activate(unit_id: int):
     """Use a deactivated unit again."""
     who = actor()
-    org.set_unit_active(who, scope.get_unit(who, unit_id).id, True)
+    structure.set_unit_active(who, scope.get_unit(who, unit_id).id, True)
     flash(_("Unit reactivated."), "success")
     return redirect(url_for(".show", unit_id=unit_id))
 
@@ -156,22 +158,22 @@ def hours(unit_id: int):
         raise Forbidden()
     form = HoursForm()
     if request.method == "GET":
-        for day in org.WEEKDAYS:
-            getattr(form, day).data = org.format_hours((unit.opening_hours or {}).get(day))
+        for day in structure.WEEKDAYS:
+            getattr(form, day).data = structure.format_hours((unit.opening_hours or {}).get(day))
     elif form.validate_on_submit():
-        days = {day: getattr(form, day).data or "" for day in org.WEEKDAYS}
+        days = {day: getattr(form, day).data or "" for day in structure.WEEKDAYS}
         problems = {}
         for day, text in days.items():
             try:
-                org.parse_hours(text)
-            except org.OrgError as exc:
-                problems[day] = str(exc)
+                structure.parse_hours(text)
+            except ServiceError as exc:
+                problems[day] = say(exc)
         for day, message in problems.items():
             getattr(form, day).errors.append(message)
         if not problems:
-            org.set_opening_hours(who, unit.id, days)
+            structure.set_opening_hours(who, unit.id, days)
             flash(_("Opening hours saved."), "success")
             return redirect(url_for(".show", unit_id=unit.id))
     status = INVALID if form.errors else 200
     return render_template("admin/units/hours.html", form=form, unit=unit,
-                           days=org.WEEKDAYS), status
+                           days=structure.WEEKDAYS), status

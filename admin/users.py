@@ -9,9 +9,11 @@ from werkzeug.exceptions import Forbidden
 from admin._common import INVALID, actor, after_arg
 from admin.auth import role_required
 from admin.forms import ROLE_LABELS, ConfirmForm, EditUserForm, ResetPasswordForm, UserForm
+from admin.words import input_of, say
 from core.models import User
-from core.services import users
-from core.services.org import unit_choices
+from core.services.accounts import users
+from core.services.errors import ServiceError
+from core.services.org.structure import unit_choices
 
 bp = Blueprint("admin_users", __name__, url_prefix="/admin/users")
 NO_UNIT = 0  # the "no unit" choice (system administrators only)
@@ -29,10 +31,11 @@ def _unit(form) -> int | None:
     return None if form.unit_id.data in (None, NO_UNIT) else form.unit_id.data
 
 
-def _report(form, exc: users.AccountError) -> None:
+def _report(form, exc: ServiceError) -> None:
     """Show a refused change next to the field it concerns (or above the form)."""
-    target = getattr(form, exc.field, None) if exc.field else None
-    (target.errors if target is not None else form.form_errors).append(str(exc))
+    name = input_of(exc)
+    target = getattr(form, name, None) if name else None
+    (target.errors if target is not None else form.form_errors).append(say(exc))
 
 
 def _failed(form) -> bool:
@@ -62,7 +65,7 @@ def new():
                 who, form.username.data or "", form.password.data or "", form.role.data,
                 _unit(form), form.full_name.data or "", form.email.data,
             )
-        except users.AccountError as exc:
+        except ServiceError as exc:
             _report(form, exc)
         else:
             flash(_("Account %(name)s created.", name=user.username), "success")
@@ -100,7 +103,7 @@ def edit(user_id: int):
         try:
             users.update_account(who, user.id, form.role.data, _unit(form),
                                  form.full_name.data or "", form.email.data)
-        except users.AccountError as exc:
+        except ServiceError as exc:
             _report(form, exc)
         else:
             flash(_("Account %(name)s saved.", name=user.username), "success")
@@ -120,8 +123,8 @@ def reset(user_id: int):
     if form.validate_on_submit():
         try:
             users.reset_password(who, user.id, form.password.data or "")
-        except users.AccountError as exc:
-            form.password.errors.append(str(exc))
+        except ServiceError as exc:
+            form.password.errors.append(say(exc))
         else:
             flash(_("The password of %(name)s was reset. They must change it when they sign in.",
                     name=user.username), "success")
@@ -148,8 +151,8 @@ def _set_active(user_id: int, active: bool):
     user = users.get_user(who, user_id)
     try:
         users.set_active(who, user.id, active)
-    except users.AccountError as exc:
-        flash(str(exc), "error")
+    except ServiceError as exc:
+        flash(say(exc), "error")
         return _edit_page(who, user, status=INVALID)
     flash(_("Account %(name)s enabled.", name=user.username) if active
           else _("Account %(name)s disabled.", name=user.username), "success")

@@ -1,14 +1,14 @@
-"""Administration views. Thin: parse, call admin services, render."""
+"""Signing in and out of the administration, and its start page."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from admin import services
 from admin.auth import current_user, end_session, login_required, start_session
 from admin.forms import LoginForm
 from core.i18n import safe_next
+from core.services.accounts import signin
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates",
                static_folder="static", static_url_path="/admin-static")
@@ -19,7 +19,7 @@ def login():
     """The sign-in page; a wrong username and a wrong password get the same answer."""
     form = LoginForm()
     if form.validate_on_submit():
-        result = services.authenticate(form.username.data or "", form.password.data or "")
+        result = signin.authenticate(form.username.data or "", form.password.data or "")
         if result.user is not None:
             start_session(result.user)
             if result.user.must_change_password:
@@ -45,7 +45,7 @@ def logout():
     """Sign out and forget the session."""
     user = current_user()
     if user is not None:
-        services.record_logout(user)
+        signin.record_logout(user)
     end_session()
     flash(_("You have signed out."), "success")
     return redirect(url_for("admin.login"))

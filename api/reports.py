@@ -20,7 +20,8 @@ from core import ratelimit, sipas
 from core.codes import CODE_PATTERN, DOSSIER_CODE_MAX, is_dossier_code
 from core.extensions import csrf, db
 from core.models import Counter, Procedure, User
-from core.services import api_tokens, scope
+from core.services.accounts import api_tokens
+from core.services.org import scope
 from core.services.reporting import errors, figures, filters, periods
 from core.services.reporting.rankings import ranking
 from core.services.survey import links
@@ -41,6 +42,9 @@ def _user() -> User:
     header = request.headers.get("Authorization", "")
     secret = header[7:].strip() if header.lower().startswith("bearer ") else None
     user = api_tokens.authenticate(secret)
+    # The token's last use may have been noted: commit it now, so SQLite's write lock is not
+    # held while the report is read.
+    db.session.commit()
     if user is None:
         error = Unauthorized()
         error.sipas_message = _("A valid API token is required (Authorization: Bearer <token>).")  # type: ignore[attr-defined]

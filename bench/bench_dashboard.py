@@ -165,8 +165,8 @@ def main() -> None:
         User,
     )
     from core.services import demo_data
+    from core.services.accounts.users import create_user
     from core.services.reporting import figures, filters, periods
-    from core.services.users import create_user
 
     ratings = int(os.environ.get("BENCH_RATINGS", "10000000"))
     responses = int(os.environ.get("BENCH_RESPONSES", "1000000"))

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from core.clock import LOCAL_TZ
+
 PREFIX = "SIPAS_"
 ROLES = ("aggregator", "kiosk", "all")
 LOCALES = ("vi", "en")
@@ -144,7 +146,7 @@ def load(env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | No
         "SECRET_KEY": overrides.get("SECRET_KEY") or _secret_key(env, instance),
         "REDIS_URL": redis_url,
         "BABEL_DEFAULT_LOCALE": locale,
-        "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+        "BABEL_DEFAULT_TIMEZONE": LOCAL_TZ.key,
         # Suppression thresholds (docs/METHOD.md): read by core.services.reporting, which passes
         # them to the pure engine in core/sipas.py; pages, API and exports all go through it.
         "MIN_REPORT_N": _int(env, "MIN_REPORT_N", 10, minimum=1),

@@ -18,6 +18,7 @@ from babel.numbers import format_decimal
 from flask import Flask, current_app, redirect, request
 from flask_babel import format_date, format_datetime, get_locale, refresh
 
+from core.clock import LOCAL_TZ
 from core.config import LOCALES
 from core.extensions import babel
 from core.sipas import round_half_up
@@ -112,7 +113,7 @@ def init_app(app: Flask) -> None:
     translations = app.root_path.rsplit("/", 1)[0] + "/translations"
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join([translations] * len(DOMAINS)))
     app.config.setdefault("BABEL_DOMAIN", ";".join(DOMAINS))
-    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Ho_Chi_Minh")
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: LOCAL_TZ.key)
 
     @app.before_request
     def _fresh_locale() -> None:

@@ -34,7 +34,7 @@ from core.questionnaire_definition import (
     default_questionnaire,
     load_definition,
 )
-from core.services import audit
+from core.services.accounts import audit
 from core.version import __version__
 from kiosk import identity
 

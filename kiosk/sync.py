@@ -32,7 +32,7 @@ from core.database import begin_write
 from core.extensions import db
 from core.models.kiosk_local import KioskState, OutboxRating
 from core.models.types import utcnow
-from core.services import audit
+from core.services.accounts import audit
 from core.version import __version__
 from kiosk import identity
 from kiosk.services import FOLLOWUP_GRACE_S, queue_stats, settings

@@ -25,8 +25,8 @@ from core.models import (
     User,
 )
 from core.services import rollups
+from core.services.accounts.users import create_user
 from core.services.rollups import Key
-from core.services.users import create_user
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 PASSWORD = "dashboard-pass-123"

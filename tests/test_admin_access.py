@@ -12,8 +12,8 @@ from werkzeug.exceptions import NotFound
 
 from core.extensions import db
 from core.models import AuditEntry, Counter, Officer, Unit, User
-from core.services import org as org_service
-from core.services.users import create_account
+from core.services.accounts.users import create_account
+from core.services.org import structure as org_service
 from tests.conftest import csrf_token
 from tests.support.admin import Org, build_org, sign_in, use_cheap_hashing
 

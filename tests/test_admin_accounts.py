@@ -53,18 +53,18 @@ class CountedVerifications:
     """Counts the argon2 verifications of sign-in (thread-safe)."""
 
     def __init__(self, monkeypatch) -> None:
-        import admin.services
+        from core.services.accounts import signin
 
         self.calls = 0
         self._lock = threading.Lock()
-        real = admin.services.verify_password
+        real = signin.verify_password
 
         def counted(stored, password):
             with self._lock:
                 self.calls += 1
             return real(stored, password)
 
-        monkeypatch.setattr(admin.services, "verify_password", counted)
+        monkeypatch.setattr(signin, "verify_password", counted)
 
 
 def test_a_successful_sign_in_is_audited_and_forgets_the_failures(client, org):
@@ -136,13 +136,13 @@ def test_parallel_guesses_never_get_more_passwords_checked_than_the_limit(app, o
                                                                          limits):
     """Twelve tries at once, the right password among them: each is counted before its password
     is checked, so at most five get an answer that depends on their password."""
-    import admin.services
+    from core.services.accounts import signin
 
     tries = 12
     verified = 0
     finished = 0
     state = threading.Condition()
-    real = admin.services.verify_password
+    real = signin.verify_password
 
     def held_verification(stored, password):
         # Hold every verification until each try has either finished or reached this point,
@@ -154,7 +154,7 @@ def test_parallel_guesses_never_get_more_passwords_checked_than_the_limit(app, o
             state.wait_for(lambda: verified + finished >= tries, timeout=10)
         return real(stored, password)
 
-    monkeypatch.setattr(admin.services, "verify_password", held_verification)
+    monkeypatch.setattr(signin, "verify_password", held_verification)
     barrier = threading.Barrier(tries)
     statuses: list[int] = []
 
@@ -192,7 +192,8 @@ def test_without_the_limit_store_sign_in_is_refused_not_left_unlimited(app, clie
 
 def test_the_timing_dummy_hash_is_made_at_the_first_sign_in_not_at_import():
     # A fresh interpreter: importing the module must not pay for an argon2 hash.
-    code = "import admin.services as s\nassert s._DUMMY_HASH is None, 'hashed at import'\n"
+    code = ("import core.services.accounts.signin as s\n"
+            "assert s._DUMMY_HASH is None, 'hashed at import'\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=False)
     assert result.returncode == 0, result.stderr
@@ -348,9 +349,10 @@ INDICES = "/api/v1/reports/indices?period=month&value=2026-11"
 @pytest.mark.parametrize(("action", "after"), [
     (reset_by_admin, 401), (disable_by_admin, 401), (demote_by_admin, 401), (None, 200)])
 def test_api_tokens_end_with_a_reset_disable_or_role_change_not_a_sign_out(app, org, action, after):
-    from core.services import api_tokens
+    from core.services.accounts import api_tokens
 
     token = api_tokens.create(fresh(org.manager), "nightly export")
+    db.session.commit()  # the service flushes; the test commits
     bearer = {"Authorization": f"Bearer {token}"}
     api, owner, admin = app.test_client(), app.test_client(), app.test_client()
     assert api.get(INDICES, headers=bearer).status_code == 200

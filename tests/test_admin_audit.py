@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import AuditEntry
-from core.services import audit
+from core.services.accounts import audit
 from tests.support.admin import build_org, sign_in, use_cheap_hashing
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.extensions import db
 from core.models import AuditEntry, Counter, Officer, RollupCount, Unit
 from core.passwords import verify_pin
-from core.services import org as org_service
+from core.services.org import structure as org_service
 from tests.support.admin import build_org, sign_in, use_cheap_hashing
 
 
@@ -87,7 +87,7 @@ def test_moving_a_unit_rewrites_the_paths_of_its_whole_subtree(admin_client, org
         moved = unit(child.code)
         assert moved.path == f"{district.path}{moved.id}/"
     # Scope follows the tree: the centre's manager now sees the district's communes.
-    from core.services.scope import can_see
+    from core.services.org.scope import can_see
 
     assert can_see(db.session.get(type(org.manager), org.manager.id), unit("T-DEMO-X1"))
     [entry] = audit("unit.move")

@@ -254,3 +254,21 @@ def test_the_sync_services_never_commit_and_live_in_their_package():
         if isinstance(node, ast.Attribute) and node.attr == "commit")
     assert committing == []
     assert not {"kiosks.py", "ingest.py"} & {p.name for p in services.glob("*.py")}
+
+
+ORG_AND_ACCOUNTS = ("org", "accounts")
+
+
+def test_org_and_accounts_services_live_in_their_packages_and_never_commit():
+    # The old loose modules are gone; the request (or CLI command) commits once, never these.
+    services = ROOT / "core" / "services"
+    loose = {"org.py", "catalog.py", "scope.py", "users.py", "api_tokens.py", "audit.py"}
+    assert sorted(p.name for p in services.glob("*.py") if p.name in loose) == []
+    assert not (ROOT / "admin" / "services.py").exists()
+    committing = sorted(
+        str(path.relative_to(ROOT))
+        for area in ORG_AND_ACCOUNTS for path in (services / area).glob("*.py")
+        if ".commit(" in path.read_text(encoding="utf-8")
+        or "services.messages" in path.read_text(encoding="utf-8")
+    )
+    assert committing == []

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import ApiToken, AuditEntry
-from core.services import api_tokens
+from core.services.accounts import api_tokens
 from tests.dashboard_support import counter_of, login, officer, respond, tap, unit, user
 
 DAY = date(2026, 11, 12)
@@ -150,6 +150,7 @@ def bearer(token: str) -> dict[str, str]:
 def test_api_tokens_are_scoped_like_their_user(org, client):
     manager = user("x1.api", "manager", "T-DEMO-X1")
     token = api_tokens.create(manager, "reporting")
+    db.session.commit()  # the service flushes; the test commits
     assert db.session.scalar(select(func.count()).select_from(ApiToken).where(
         ApiToken.token_hash.contains(token[6:20]))) == 0  # only a hash is stored
     ok = client.get(f"/api/v1/reports/indices?{NOV}", headers=bearer(token))
@@ -175,6 +176,7 @@ def test_viewers_read_but_do_not_issue_dossier_tokens(org, client):
 
     viewer = db.session.scalar(select(User).where(User.username == "centre.viewer"))
     token = api_tokens.create(viewer, "read only")
+    db.session.commit()  # the service flushes; the test commits
     assert client.get(f"/api/v1/reports/timeseries?{NOV}", headers=bearer(token)).status_code == 200
     denied = client.post("/api/v1/survey-tokens/dossier", headers=bearer(token),
                          json={"unit": "T-DEMO-TTHCC", "dossier_code": "A-1"})
@@ -194,6 +196,7 @@ BAD_QUERIES = [
 def test_bad_api_input_is_a_json_4xx_never_a_500(demo, client):
     root = user("root", "admin", None)
     token = api_tokens.create(root, "t")
+    db.session.commit()  # the service flushes; the test commits
     for query in BAD_QUERIES:
         for path in ("indices", "rankings", "timeseries"):
             response = client.get(f"/api/v1/reports/{path}?{query}", headers=bearer(token))

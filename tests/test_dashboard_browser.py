@@ -29,7 +29,7 @@ CREATE_MANAGER = """
 from core import create_app
 from core.extensions import db
 from core.models import Unit
-from core.services.users import create_user
+from core.services.accounts.users import create_user
 from sqlalchemy import select
 app = create_app()
 with app.app_context():

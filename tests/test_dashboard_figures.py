@@ -184,7 +184,7 @@ def test_dashboard_page_shows_the_same_figures_in_vietnamese_and_english(dataset
 
 def test_api_returns_the_same_figures(dataset, client):
     from core.extensions import db
-    from core.services import api_tokens
+    from core.services.accounts import api_tokens
 
     boss = user("boss", "admin", None)
     token = api_tokens.create(boss, "test")

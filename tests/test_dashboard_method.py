@@ -25,7 +25,7 @@ import pytest
 from core import create_app
 from core.extensions import db
 from core.models import User
-from core.services import api_tokens
+from core.services.accounts import api_tokens
 from core.services.reporting import breakdowns, figures, filters, periods, rankings
 from tests.conftest import SECRET
 from tests.dashboard_support import counter_of, login, respond, tap, unit, user

@@ -240,7 +240,7 @@ def test_monthly_breakdown_cells_equal_the_fine_cells(demo):
 def test_breakdowns_over_months_and_partial_days_equal_the_fine_cells(demo):
     """A range with partial months on both sides reads monthly and daily cells; every figure
     equals the one computed from the fine cells alone."""
-    from core.services.users import create_user
+    from core.services.accounts.users import create_user
 
     demo_data.generate(2000, 300, months=3, seed=9, today=TODAY)
     admin = create_user("breakdown.admin", "breakdown-pass-1234", role="admin")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from core.codes import DOSSIER_CODE_MAX, is_dossier_code
 from core.extensions import db
 from core.models import Counter
-from core.services import api_tokens
+from core.services.accounts import api_tokens
 from core.services.errors import ServiceError
 from core.services.survey import flow as survey
 from core.services.survey.links import DOSSIER_PURPOSE, dossier_token

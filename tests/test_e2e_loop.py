@@ -212,10 +212,11 @@ def test_tap_follow_up_qr_survey_reach_the_dashboard_once_and_linked(aggregator,
         assert head.counter_rate.suppressed and head.respondents == respondents
         assert head.tap_distribution[2] == sum(level == 2 for level in day_taps) >= 1
 
-        from core.services import api_tokens
+        from core.services.accounts import api_tokens
 
         admin = db.session.scalar(select(User).where(User.username == "admin"))
         token = api_tokens.create(admin, "e2e")
+        db.session.commit()  # the service flushes; the test commits
     api = LiveBrowser(aggregator.url)
     api.opener.addheaders = [("Authorization", f"Bearer {token}")]
     status, body, _headers = api.request(

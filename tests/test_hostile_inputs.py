@@ -38,7 +38,7 @@ from werkzeug.routing import IntegerConverter, PathConverter, Rule
 
 from core.extensions import db
 from core.models import ApiToken, Procedure, Questionnaire, User
-from core.services import api_tokens
+from core.services.accounts import api_tokens
 from tests.support.admin import build_org, sign_in, use_cheap_hashing
 
 # Tables a refused request may legitimately add rows to:
@@ -119,6 +119,7 @@ def _world(monkeypatch) -> World:
     token = kiosk_token(kiosk)
     users = {"viewer": org.viewer, "manager": org.manager, "admin": org.admin}
     bearer = {role: api_tokens.create(user, "hostile") for role, user in users.items()}
+    db.session.commit()  # the service flushes; the test commits
     procedure = db.session.scalar(select(Procedure.id).order_by(Procedure.id))
     questionnaire = db.session.scalar(select(Questionnaire.id).order_by(Questionnaire.id))
     api_token = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == org.manager.id))
@@ -739,6 +740,7 @@ def test_a_comment_page_cursor_that_is_no_id_starts_at_the_first_page(client, or
 def test_a_unit_written_with_a_superscript_digit_is_not_found_in_the_api(client, org):
     """"²".isdigit() is true, and int("²") raised: a 500 from the reporting API."""
     secret = api_tokens.create(org.manager, "regression")
+    db.session.commit()  # the service flushes; the test commits
     response = client.get("/api/v1/reports/indices", query_string={"unit": "²"},
                           headers={"Authorization": f"Bearer {secret}"})
     assert response.status_code == 404
@@ -857,6 +859,7 @@ def test_deeply_nested_json_to_push_and_to_the_dossier_endpoint_is_a_400(client,
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid_json"
     secret = api_tokens.create(org.manager, "nested")
+    db.session.commit()  # the service flushes; the test commits
     response = client.post("/api/v1/survey-tokens/dossier", data=nested,
                            content_type="application/json",
                            headers={"Authorization": f"Bearer {secret}"})

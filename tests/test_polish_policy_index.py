@@ -20,7 +20,7 @@ from datetime import date
 import pytest
 
 from core.extensions import db
-from core.services import api_tokens
+from core.services.accounts import api_tokens
 from core.services.reporting import figures, filters, periods
 from core.sipas import round2
 from tests.dashboard_support import counter_of, login, respond, unit, user
@@ -116,6 +116,7 @@ def test_dashboard_and_public_page_show_both_indices(dataset, client):
 
 def test_the_api_names_the_basis_and_method_of_each_figure(dataset, client):
     token = api_tokens.create(user("api", "manager", "T-DEMO-X1"), "reporting")
+    db.session.commit()  # the service flushes; the test commits
     auth = {"Authorization": f"Bearer {token}"}
     body = client.get("/api/v1/reports/indices?period=month&value=2026-11",
                       headers=auth).get_json()

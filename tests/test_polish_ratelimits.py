@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.extensions import db
 from core.ratelimit import RedisBackend
-from core.services import api_tokens
+from core.services.accounts import api_tokens
 from tests.conftest import redis_url
 from tests.dashboard_support import user
 
@@ -31,6 +32,7 @@ def test_the_api_limit_counts_per_token(app, client, demo, limits):
     app.config["API_RATE_LIMIT"] = (2, 60)
     first = api_tokens.create(user("api.one", "manager", "T-DEMO-X1"), "one")
     second = api_tokens.create(user("api.two", "manager", "T-DEMO-X1"), "two")
+    db.session.commit()  # the service flushes; the test commits
     url = f"/api/v1/reports/indices?{NOV}"
     assert [client.get(url, headers=bearer(first)).status_code for _ in range(2)] == [200, 200]
     refused = client.get(url, headers=bearer(first))

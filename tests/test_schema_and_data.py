@@ -49,7 +49,7 @@ def test_unit_paths_make_subtrees(demo):
     province = db.session.scalar(select(Unit).where(Unit.level == "province"))
     commune = db.session.scalar(select(Unit).where(Unit.code == "T-DEMO-X1"))
     assert commune.path.startswith(province.path)
-    from core.services.org import subtree_ids
+    from core.services.org.structure import subtree_ids
 
     assert len(subtree_ids(province)) == db.session.scalar(select(func.count()).select_from(Unit))
 

@@ -75,7 +75,7 @@ def env(demo, database_url, tmp_path):
 
 
 def _boss_token(app) -> str:
-    from core.services import api_tokens
+    from core.services.accounts import api_tokens
     from tests.dashboard_support import user
 
     with app.app_context():

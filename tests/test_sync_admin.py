@@ -14,9 +14,9 @@ from sqlalchemy import select
 from core import protocol
 from core.extensions import db
 from core.models import AuditEntry, Counter, Kiosk, Unit
+from core.services.accounts.users import create_user
 from core.services.sync import fleet as kiosk_fleet
 from core.services.sync import registry
-from core.services.users import create_user
 from tests.conftest import csrf_token
 from tests.support.sync_helpers import enroll, push, rating, register_demo_kiosk
 

@@ -83,13 +83,14 @@ def monthly_figures(demo_dir: Path, aggregator_url: str, first: str, last: str) 
     from core import create_app
     from core.extensions import db
     from core.models import User
-    from core.services import api_tokens
+    from core.services.accounts import api_tokens
 
     app = create_app(env={"SIPAS_ROLE": "aggregator",
                           "SIPAS_INSTANCE_PATH": str(demo_dir / "aggregator")})
     with app.app_context():
         admin = db.session.scalar(sselect(User).where(User.username == "admin"))
         token = api_tokens.create(admin, "demo test")
+        db.session.commit()  # the service flushes; the test commits
         db.session.remove()
         db.engine.dispose()
     request = urllib.request.Request(

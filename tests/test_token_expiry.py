@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import ApiToken, Counter
-from core.services import api_tokens
+from core.services.accounts import api_tokens
 from core.services.errors import ServiceError
 from core.services.survey import flow as service
 from core.services.survey.links import DOSSIER_PURPOSE

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.extensions import db
 from core.models import Counter, Officer, Procedure, ProcedureField, Unit
 from core.passwords import hash_pin
-from core.services.org import add_unit
+from core.services.org.structure import add_unit
 from core.services.survey import questionnaires
 
 OPENING_HOURS = {

@@ -16,7 +16,8 @@ class ServiceError(Exception):
 
     status = 400
 
-    def __init__(self, code: str, *, status: int | None = None, **params: Any) -> None:
+    def __init__(self, code: str, /, *, status: int | None = None, **params: Any) -> None:
+        # ``code`` is positional only, so a value may be called ``code`` too (a unit's code).
         super().__init__(code)
         self.code = code
         self.params = params

@@ -33,12 +33,12 @@ CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 def use_cheap_hashing(monkeypatch) -> None:
     """Swap in CHEAP_HASHER for passwords, PINs and the sign-in timing dummy (one test)."""
-    import admin.services
     import core.passwords
+    from core.services.accounts import signin
 
     monkeypatch.setattr(core.passwords, "_hasher", CHEAP_HASHER)
     monkeypatch.setattr(core.passwords, "_pin_hasher", CHEAP_HASHER)
-    monkeypatch.setattr(admin.services, "_DUMMY_HASH", CHEAP_HASHER.hash("dummy"))
+    monkeypatch.setattr(signin, "_DUMMY_HASH", CHEAP_HASHER.hash("dummy"))
 
 
 @cache

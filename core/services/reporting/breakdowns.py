@@ -25,7 +25,8 @@ from core.models import (
     Unit,
     User,
 )
-from core.services import audit, scope
+from core.services.accounts import audit
+from core.services.org import scope
 from core.services.reporting.cells import CellTotals, merge_into, split_months, totals, unit_ids
 from core.services.reporting.errors import NotAllowed, ReportError
 from core.services.reporting.figures import (

@@ -15,7 +15,8 @@ from sqlalchemy import and_, func, select
 from core.database import begin_write
 from core.extensions import db
 from core.models import SurveyResponse, Unit, User
-from core.services import audit, scope
+from core.services.accounts import audit
+from core.services.org import scope
 from core.services.reporting.cells import unit_ids
 from core.services.reporting.errors import NotAllowed, ReportError
 from core.services.reporting.filters import Filters

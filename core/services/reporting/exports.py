@@ -27,7 +27,8 @@ from core.models import (
     Unit,
     User,
 )
-from core.services import audit, scope
+from core.services.accounts import audit
+from core.services.org import scope
 from core.services.reporting import comments, figures, filters, rankings
 
 BOM = "\ufeff"

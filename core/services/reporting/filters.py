@@ -1,6 +1,6 @@
 """What a report is about: unit subtree, period, channels, misuse; parsed from GET parameters.
 
-Scoping by unit is enforced here with ``core.services.scope``: a unit out of the user's scope is
+Scoping by unit is enforced here with ``core.services.org.scope``: a unit out of the user's scope is
 a 404, as if it did not exist.
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import Unit, User
-from core.services import scope
+from core.services.org import scope
 from core.services.reporting.errors import ReportError
 from core.services.reporting.periods import Period, parse_period
 

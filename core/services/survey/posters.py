@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from werkzeug.exceptions import Forbidden
 
 from core.models import Counter, Unit, User
-from core.services import scope
+from core.services.org import scope
 from core.services.survey.links import poster_token, survey_url
 
 

@@ -17,7 +17,7 @@ from core.questionnaire_definition import (
     default_definition,
     load_definition,
 )
-from core.services import audit
+from core.services.accounts import audit
 from core.services.pagination import keyset
 from core.services.unit_of_work import write_unit
 

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core import protocol
 from core.extensions import db
 from core.models import Kiosk, SyncNonce, utcnow
-from core.services import audit
+from core.services.accounts import audit
 from core.services.errors import ServiceError
 from core.services.sync.locks import set_lock_timeout
 from core.services.sync.registry import by_public_id

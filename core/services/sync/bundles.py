@@ -12,7 +12,7 @@ from typing import Any
 
 from core import jsonsafe, protocol
 from core.models import Kiosk
-from core.services import audit
+from core.services.accounts import audit
 from core.services.errors import ServiceError
 from core.services.sync.ingest import ingest
 from core.services.sync.registry import by_public_id

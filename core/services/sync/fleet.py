@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import Counter, Kiosk, KioskRejection, Unit, User
-from core.services.scope import visible_units
+from core.services.org.scope import visible_units
 from core.services.sync.sequences import missing_ranges
 
 PAGE_SIZE = 50

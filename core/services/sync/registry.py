@@ -22,9 +22,9 @@ from werkzeug.exceptions import NotFound
 
 from core.extensions import db
 from core.models import Counter, Kiosk, Unit, User, utcnow
-from core.services import audit
+from core.services.accounts import audit
 from core.services.errors import ServiceError
-from core.services.scope import get_unit, visible_units
+from core.services.org.scope import get_unit, visible_units
 from core.services.sync.kiosk_config import config_for
 from core.services.unit_of_work import write_unit
 

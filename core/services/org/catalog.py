@@ -1,7 +1,8 @@
 """The national catalogue of procedure fields (lĩnh vực) and procedures (thủ tục), with CSV import.
 
 An import validates every row first and writes only when the whole file is good: a file with
-one bad row imports nothing and the report names each bad line. Existing codes are updated,
+one bad row imports nothing and the report names each bad line (a ``ServiceError`` with a
+``catalog.*`` code per line; the admin blueprint has the words). Existing codes are updated,
 new codes are added, nothing is deleted (ratings keep pointing at retired procedures).
 
 CSV formats (UTF-8, with or without BOM; comma or semicolon separated; header row required):
@@ -19,12 +20,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-from werkzeug.exceptions import Forbidden
+from werkzeug.exceptions import Forbidden, NotFound
 
 from core.extensions import db
 from core.models import Procedure, ProcedureField, User
-from core.services import audit
-from core.services.messages import _
+from core.services.accounts import audit
+from core.services.errors import ServiceError
 from core.services.pagination import PAGE_SIZE, Page, keyset
 from core.services.unit_of_work import write_unit
 
@@ -39,19 +40,16 @@ COLUMNS = {
 }
 
 
-class CatalogError(ValueError):
-    """A single change was refused; the message says why."""
-
-
 @dataclass
 class ImportReport:
-    """What an import did, or (``errors`` not empty) why it did nothing."""
+    """What an import did, or (``errors`` not empty) why it did nothing: (line, refusal) pairs,
+    line 0 for the file as a whole."""
 
     kind: str
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
+    errors: list[tuple[int, ServiceError]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -73,6 +71,14 @@ def list_procedures(after: str | None = None, limit: int = PAGE_SIZE) -> Page[Pr
     return keyset(query, Procedure.code, after, limit=limit)
 
 
+def get_procedure(procedure_id: int) -> Procedure:
+    """A procedure by id, or 404."""
+    row = db.session.get(Procedure, procedure_id)
+    if row is None:
+        raise NotFound()
+    return row
+
+
 def field_choices() -> list[tuple[int, str]]:
     rows = db.session.scalars(select(ProcedureField).order_by(ProcedureField.code))
     return [(f.id, f"{f.code} – {f.name}") for f in rows]
@@ -81,14 +87,14 @@ def field_choices() -> list[tuple[int, str]]:
 def _check_code(code: str) -> str:
     code = (code or "").strip()
     if not CODE_RE.match(code):
-        raise CatalogError(_("A code has 1 to 60 letters, digits or . _ / - and no spaces."))
+        raise ServiceError("catalog.code")
     return code
 
 
 def _check_name(name: str, limit: int) -> str:
     name = (name or "").strip()
     if not name or len(name) > limit:
-        raise CatalogError(_("A name has 1 to %(n)d characters.", n=limit))
+        raise ServiceError("catalog.name", n=limit)
     return name
 
 
@@ -108,7 +114,6 @@ def save_field(actor: User, code: str, name: str) -> ProcedureField:
         audit.record_config(actor, "catalog.field", row, unit_id=None,
                             changes={"code": [None if before is None else code, code],
                                      "name": [before, name]})
-    db.session.commit()
     return row
 
 
@@ -120,7 +125,7 @@ def save_procedure(
     _admin_only(actor)
     code, name = _check_code(code), _check_name(name, 500)
     if field_id is not None and db.session.get(ProcedureField, field_id) is None:
-        raise CatalogError(_("Choose a field from the list."))
+        raise ServiceError("catalog.field_choice")
     row = db.session.scalar(select(Procedure).where(Procedure.code == code))
     before = None if row is None else {"name": row.name, "field_id": row.field_id,
                                        "active": row.active}
@@ -133,7 +138,6 @@ def save_procedure(
     changes = audit.changes_between(before or {}, after)
     if changes:
         audit.record_config(actor, "catalog.procedure", row, unit_id=None, changes=changes)
-    db.session.commit()
     return row
 
 
@@ -145,19 +149,18 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise CatalogError(
-            _("Line %(line)d is not UTF-8 text. Save the file as CSV UTF-8 and try again.",
-              line=line)
-        ) from None
+        raise ServiceError("catalog.not_utf8", line=line) from None
 
 
-def parse_csv(kind: str, data: bytes) -> tuple[list[tuple[int, dict[str, str]]], list]:
+def parse_csv(
+    kind: str, data: bytes
+) -> tuple[list[tuple[int, dict[str, str]]], list[tuple[int, ServiceError]]]:
     """The rows of a CSV file with the line each starts on, and the errors found reading it."""
     if kind not in KINDS:
-        raise CatalogError(_("Unknown import kind."))
+        raise ServiceError("catalog.kind")
     text = _decode(data)
     if not text.strip():
-        raise CatalogError(_("The file is empty."))
+        raise ServiceError("catalog.empty")
     sample = text[:4096]
     delimiter = ";" if sample.count(";") > sample.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -165,18 +168,16 @@ def parse_csv(kind: str, data: bytes) -> tuple[list[tuple[int, dict[str, str]]],
     try:
         header = [h.strip().lower() for h in next(reader)]
     except csv.Error:
-        raise CatalogError(_("Line 1 is not valid CSV (check the quotes).")) from None
+        raise ServiceError("catalog.header_csv") from None
     missing = [c for c in required if c not in header]
     if missing:
-        raise CatalogError(
-            _("Line 1: the header must name the columns %(columns)s (missing: %(missing)s).",
-              columns=", ".join(required), missing=", ".join(missing))
-        )
+        raise ServiceError("catalog.header_missing", columns=", ".join(required),
+                           missing=", ".join(missing))
     unknown = [h for h in header if h not in required + optional]
     if unknown:
-        raise CatalogError(_("Line 1: unknown columns %(columns)s.", columns=", ".join(unknown)))
+        raise ServiceError("catalog.header_unknown", columns=", ".join(unknown))
     rows: list[tuple[int, dict[str, str]]] = []
-    errors: list[tuple[int, str]] = []
+    errors: list[tuple[int, ServiceError]] = []
     while True:
         line = reader.line_num + 1  # a quoted value may span lines; report where it starts
         try:
@@ -184,17 +185,17 @@ def parse_csv(kind: str, data: bytes) -> tuple[list[tuple[int, dict[str, str]]],
         except StopIteration:
             break
         except csv.Error:
-            errors.append((line, _("This line is not valid CSV (check the quotes).")))
+            errors.append((line, ServiceError("catalog.line_csv")))
             break
         if not any(value.strip() for value in record):
             continue  # blank lines are allowed
         if len(record) != len(header):
-            errors.append((line, _("This line has %(got)d values; the header has %(want)d.",
-                                   got=len(record), want=len(header))))
+            errors.append((line, ServiceError("catalog.values", got=len(record),
+                                               want=len(header))))
             continue
         rows.append((line, {k: v.strip() for k, v in zip(header, record, strict=True)}))
         if len(rows) > MAX_ROWS:
-            raise CatalogError(_("A file has at most %(n)d rows.", n=MAX_ROWS))
+            raise ServiceError("catalog.too_many_rows", n=MAX_ROWS)
     return rows, errors
 
 
@@ -207,10 +208,10 @@ def _validate_row(
     name = _check_name(values.get("name", ""), 500)
     field_code = values.get("field_code", "")
     if field_code and field_code not in fields:
-        raise CatalogError(_("The field %(code)s does not exist.", code=field_code))
+        raise ServiceError("catalog.field_missing", code=field_code)
     active_text = values.get("active", "").lower()
     if active_text not in TRUE | FALSE:
-        raise CatalogError(_("Active must be 1 or 0 (got %(value)s).", value=active_text[:10]))
+        raise ServiceError("catalog.active", value=active_text[:10])
     return {"code": code, "name": name, "field_id": fields.get(field_code),
             "active": active_text in TRUE}
 
@@ -222,8 +223,8 @@ def import_csv(actor: User, kind: str, data: bytes, filename: str = "") -> Impor
     report = ImportReport(kind=kind)
     try:
         rows, report.errors = parse_csv(kind, data)
-    except CatalogError as exc:
-        report.errors = [(0, str(exc))]
+    except ServiceError as exc:
+        report.errors = [(0, exc)]
         return report
     fields = {code: id_ for code, id_ in db.session.execute(
         select(ProcedureField.code, ProcedureField.id))}
@@ -232,22 +233,20 @@ def import_csv(actor: User, kind: str, data: bytes, filename: str = "") -> Impor
     for line, values in rows:
         try:
             row = _validate_row(kind, values, fields)
-        except CatalogError as exc:
-            report.errors.append((line, str(exc)))
+        except ServiceError as exc:
+            report.errors.append((line, exc))
             continue
         code = str(row["code"])
         if code in seen:
             report.errors.append(
-                (line, _("The code %(code)s is already on line %(line)d.", code=code,
-                         line=seen[code]))
-            )
+                (line, ServiceError("catalog.duplicate", code=code, line=seen[code])))
             continue
         seen[code] = line
         valid.append(row)
     if not rows and not report.errors:
-        report.errors.append((0, _("The file has no rows to import.")))
+        report.errors.append((0, ServiceError("catalog.no_rows")))
     if report.errors:
-        report.errors.sort()
+        report.errors.sort(key=lambda error: error[0])
         return report
     model = ProcedureField if kind == "fields" else Procedure
     existing = {
@@ -272,5 +271,4 @@ def import_csv(actor: User, kind: str, data: bytes, filename: str = "") -> Impor
     audit.record("catalog.import", user=actor, target_type=kind,
                  details={"file": filename[:200], "created": report.created,
                           "updated": report.updated, "unchanged": report.unchanged})
-    db.session.commit()
     return report

@@ -1,6 +1,6 @@
 """Units, counters and officers: creation, the subtree rules and scoped, audited management.
 
-Every function that takes an ``actor`` checks scope first (``core.services.scope``): another
+Every function that takes an ``actor`` checks scope first (``core.services.org.scope``): another
 unit's id is a 404, a unit the actor may see but not change is a 403. Nothing is ever deleted:
 units, counters and officers are deactivated, so history keeps pointing at them.
 """
@@ -18,8 +18,9 @@ from werkzeug.exceptions import Forbidden
 from core.extensions import db
 from core.models import SCALES, UNIT_LEVELS, Counter, Officer, Unit, User
 from core.passwords import hash_pin
-from core.services import audit, scope
-from core.services.messages import _
+from core.services.accounts import audit
+from core.services.errors import ServiceError
+from core.services.org import scope
 from core.services.pagination import PAGE_SIZE, Page, keyset
 from core.services.unit_of_work import write_unit
 
@@ -33,10 +34,6 @@ SETTING_BOUNDS = {
     "idle_timeout_s": (5, 600),
     "followup_timeout_s": (5, 600),
 }
-
-
-class OrgError(ValueError):
-    """A change was refused; the message (in the user's language) says why."""
 
 
 def add_unit(code: str, name: str, level: str, parent: Unit | None = None) -> Unit:
@@ -84,16 +81,14 @@ def _below_own_root(actor: User, unit: Unit) -> None:
 def _code(value: str) -> str:
     code = (value or "").strip()
     if not CODE_RE.match(code):
-        raise OrgError(
-            _("A code has 1 to 40 letters, digits, dots, dashes or underscores, no spaces.")
-        )
+        raise ServiceError("org.code")
     return code
 
 
 def _name(value: str) -> str:
     name = (value or "").strip()
     if not name or len(name) > 200:
-        raise OrgError(_("A name has 1 to 200 characters."))
+        raise ServiceError("org.name")
     return name
 
 
@@ -129,7 +124,7 @@ def _unique_unit_code(code: str, exclude: int | None = None) -> None:
     if exclude is not None:
         query = query.where(Unit.id != exclude)
     if db.session.scalar(query) is not None:
-        raise OrgError(_("Another unit already has the code %(code)s.", code=code))
+        raise ServiceError("org.unit_code_taken", code=code)
 
 
 @write_unit
@@ -144,7 +139,7 @@ def create_unit(
     else:
         parent = _manageable_unit(actor, parent_id)
     if level not in UNIT_LEVELS:
-        raise OrgError(_("Choose a level from the list."))
+        raise ServiceError("org.level")
     code, name = _code(code), _name(name)
     _unique_unit_code(code)
     unit = add_unit(code, name, level, parent)
@@ -153,7 +148,6 @@ def create_unit(
         changes={"code": [None, code], "name": [None, name], "level": [None, level],
                  "parent_id": [None, parent_id]},
     )
-    db.session.commit()
     return unit
 
 
@@ -163,7 +157,7 @@ def update_unit(actor: User, unit_id: int, code: str, name: str, level: str) -> 
     unit = _manageable_unit(actor, unit_id)
     _below_own_root(actor, unit)
     if level not in UNIT_LEVELS:
-        raise OrgError(_("Choose a level from the list."))
+        raise ServiceError("org.level")
     code, name = _code(code), _name(name)
     _unique_unit_code(code, exclude=unit.id)
     before = {"code": unit.code, "name": unit.name, "level": unit.level}
@@ -171,7 +165,6 @@ def update_unit(actor: User, unit_id: int, code: str, name: str, level: str) -> 
     changes = audit.changes_between(before, {"code": code, "name": name, "level": level})
     if changes:
         audit.record_config(actor, "unit.update", unit, unit_id=unit.id, changes=changes)
-    db.session.commit()
     return unit
 
 
@@ -191,7 +184,7 @@ def move_unit(actor: User, unit_id: int, new_parent_id: int | None) -> Unit:
     else:
         parent = _manageable_unit(actor, new_parent_id)
         if is_within(parent, unit):
-            raise OrgError(_("A unit cannot be moved under itself or one of its own units."))
+            raise ServiceError("org.move_into_itself")
     old_path = unit.path
     new_path = f"{parent.path if parent else '/'}{unit.id}/"
     old_parent = unit.parent_id
@@ -202,14 +195,13 @@ def move_unit(actor: User, unit_id: int, new_parent_id: int | None) -> Unit:
             update(Unit)
             .where(Unit.path.startswith(old_path))
             .values(path=literal(new_path, String) + func.substr(Unit.path, len(old_path) + 1)),
-            execution_options={"synchronize_session": False},
+            # "fetch": units of the subtree already in the session see their new paths.
+            execution_options={"synchronize_session": "fetch"},
         )
         audit.record_config(
             actor, "unit.move", unit, unit_id=unit.id,
             changes={"parent_id": [old_parent, unit.parent_id], "path": [old_path, new_path]},
         )
-    db.session.commit()
-    db.session.refresh(unit)
     return unit
 
 
@@ -224,7 +216,6 @@ def set_unit_active(actor: User, unit_id: int, active: bool) -> Unit:
             actor, "unit.activate" if active else "unit.deactivate", unit, unit_id=unit.id,
             changes={"active": [not active, active]},
         )
-    db.session.commit()
     return unit
 
 
@@ -237,16 +228,12 @@ def parse_hours(text: str) -> list[list[str]]:
             continue
         match = HOURS_RE.match(part)
         if not match:
-            raise OrgError(
-                _("Write opening hours like 07:30-11:30, 13:30-17:00 (got %(value)s).",
-                  value=part[:20])
-            )
+            raise ServiceError("org.hours_format", value=part[:20])
         start, end = part.split("-")
         if end <= start:
-            raise OrgError(_("A period must end after it starts (%(value)s).", value=part))
+            raise ServiceError("org.hours_backwards", value=part)
         if spans and start < spans[-1][1]:
-            raise OrgError(_("Periods must be in order and must not overlap (%(value)s).",
-                             value=part))
+            raise ServiceError("org.hours_overlap", value=part)
         spans.append([start, end])
     return spans
 
@@ -257,7 +244,7 @@ def format_hours(spans: list[list[str]] | None) -> str:
 
 @write_unit
 def set_opening_hours(actor: User, unit_id: int, days: dict[str, str]) -> Unit:
-    """Opening hours per weekday, local time (Asia/Ho_Chi_Minh); a day left empty is closed."""
+    """Opening hours per weekday in local time (``core.clock.LOCAL_TZ``); an empty day is closed."""
     unit = _manageable_unit(actor, unit_id)
     hours: dict[str, Any] = {}
     for day in WEEKDAYS:
@@ -270,7 +257,6 @@ def set_opening_hours(actor: User, unit_id: int, days: dict[str, str]) -> Unit:
         audit.record_config(
             actor, "unit.hours", unit, unit_id=unit.id, changes={"opening_hours": [before, hours]}
         )
-    db.session.commit()
     return unit
 
 
@@ -289,14 +275,11 @@ class CounterSettings:
 
     def validated(self) -> CounterSettings:
         if self.scale not in SCALES:
-            raise OrgError(_("The scale has 3 or 5 levels."))
+            raise ServiceError("org.scale")
         for name, (low, high) in SETTING_BOUNDS.items():
             value = getattr(self, name)
             if not low <= value <= high:
-                raise OrgError(
-                    _("Each time must be between %(min)s and %(max)s seconds.",
-                      min=low, max=high)
-                )
+                raise ServiceError("org.setting_range", setting=name, min=low, max=high)
         return self
 
     def as_dict(self) -> dict[str, Any]:
@@ -341,7 +324,7 @@ def _unique_counter_code(unit_id: int, code: str, exclude: int | None = None) ->
     if exclude is not None:
         query = query.where(Counter.id != exclude)
     if db.session.scalar(query) is not None:
-        raise OrgError(_("This unit already has a counter with the code %(code)s.", code=code))
+        raise ServiceError("org.counter_code_taken", code=code)
 
 
 @write_unit
@@ -360,7 +343,6 @@ def create_counter(
         changes={"code": [None, code], "name": [None, name]}
         | {k: [None, v] for k, v in values.items()},
     )
-    db.session.commit()
     return counter
 
 
@@ -384,7 +366,6 @@ def update_counter(
     if changes:
         audit.record_config(actor, "counter.update", counter, unit_id=counter.unit_id,
                             changes=changes)
-    db.session.commit()
     return counter
 
 
@@ -411,14 +392,14 @@ def list_officers(
     if counter_id is not None:
         counter = scope.get_counter(actor, counter_id)
         if counter.unit_id != unit.id:
-            raise OrgError(_("This counter belongs to another unit."))
+            raise ServiceError("org.counter_of_other_unit")
         query = query.where(Officer.counter_id == counter.id)
     return keyset(query, Officer.code, after, limit=limit)
 
 
 def _pin(value: str) -> str:
     if not PIN_RE.match(value or ""):
-        raise OrgError(_("A PIN has 4 to 8 digits."))
+        raise ServiceError("org.pin")
     return hash_pin(value)
 
 
@@ -427,7 +408,7 @@ def _counter_of_unit(actor: User, unit: Unit, counter_id: int | None) -> int | N
         return None
     counter = scope.get_counter(actor, counter_id)
     if counter.unit_id != unit.id:
-        raise OrgError(_("This counter belongs to another unit."))
+        raise ServiceError("org.counter_of_other_unit")
     return counter.id
 
 
@@ -443,7 +424,7 @@ def create_officer(
     if db.session.scalar(
         select(Officer.id).where(Officer.unit_id == unit.id, Officer.code == code)
     ) is not None:
-        raise OrgError(_("This unit already has an officer with the code %(code)s.", code=code))
+        raise ServiceError("org.officer_code_taken", code=code)
     officer = Officer(
         unit_id=unit.id,
         code=code,
@@ -458,7 +439,6 @@ def create_officer(
         changes={"code": [None, code], "full_name": [None, full_name],
                  "counter_id": [None, officer.counter_id], "pin_set": [False, bool(pin)]},
     )
-    db.session.commit()
     return officer
 
 
@@ -485,5 +465,4 @@ def update_officer(
     if changes:
         audit.record_config(actor, "officer.update", officer, unit_id=officer.unit_id,
                             changes=changes)
-    db.session.commit()
     return officer

@@ -1,4 +1,4 @@
-"""Admin area logic: signing in, limited per attempt source and per client address.
+"""Signing in to the admin area, limited per attempt source and per client address.
 
 - Per attempt source (client address + username): at most ``LOGIN_MAX_FAILURES`` (5) tries in
   a moving window of ``LOGIN_LOCK_MINUTES`` (15); a success clears the source's count. A guesser
@@ -11,6 +11,8 @@
 - Known and unknown usernames, locked or not, get the same answers, the same Retry-After rule
   (seconds until the source's oldest try leaves the window) and the same work: exactly one
   argon2 verification, against a dummy hash when the name is unknown.
+- A refusal is audited (``login.failed``, ``login.locked``) and returned, not raised: the
+  view answers 401 or 429 and the request's commit keeps the entries.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from core import ratelimit
 from core.extensions import db
 from core.models import User, utcnow
 from core.passwords import hash_password, needs_rehash, verify_password
-from core.services import audit
+from core.services.accounts import audit
+from core.services.accounts.users import end_sessions, guess_limit
 from core.services.unit_of_work import write_unit
-from core.services.users import end_sessions, guess_limit
 
 # Verified when the username is unknown, so a miss costs the same time as a wrong password.
 # Made at the first sign-in, not at import (an argon2 hash costs a noticeable fraction of a
@@ -110,7 +112,6 @@ def _refused(name: str, user_id: int | None, reason: str, retry_after: int | Non
     if minutes is not None and retry_after is not None:
         audit.record("login.locked", username=name, target_type="user" if user else None,
                      target_id=user_id, unit_id=unit_id, details={"minutes": minutes})
-    db.session.commit()
     return LoginResult(None, retry_after)
 
 
@@ -123,7 +124,6 @@ def _signed_in(user_id: int, password: str) -> LoginResult:
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     audit.record("login", user=user, unit_id=user.unit_id)
-    db.session.commit()
     return LoginResult(user)
 
 
@@ -132,4 +132,3 @@ def record_logout(user: User) -> None:
     """Sign-out ends every session of the account (a copied cookie included); API tokens stay."""
     end_sessions(user, revoke_tokens=False)
     audit.record("logout", user=user, unit_id=user.unit_id)
-    db.session.commit()

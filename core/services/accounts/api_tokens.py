@@ -1,4 +1,8 @@
-"""Per-user tokens for the reporting API: shown once, only a SHA-256 hash is stored."""
+"""Per-user tokens for the reporting API: shown once, only a SHA-256 hash is stored.
+
+A refused creation or revocation raises ``ServiceError``: ``token.name``, ``token.too_many``,
+``token.missing`` (404).
+"""
 
 from __future__ import annotations
 
@@ -9,23 +13,16 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from core.database import begin_write
 from core.extensions import db
 from core.models import ApiToken, User, utcnow
-from core.services import audit
+from core.services.accounts import audit
+from core.services.errors import ServiceError
+from core.services.unit_of_work import write_unit
 
 PREFIX = "sipas_"
 MAX_TOKENS = 20
 # last_used_at is a hint for the owner, not an audit trail: write it at most once a minute.
 TOUCH_EVERY = timedelta(minutes=1)
-
-
-class TokenError(ValueError):
-    """A token could not be created or revoked; ``code`` names why."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 def _hash(token: str) -> str:
@@ -39,36 +36,34 @@ def tokens_of(user: User) -> list[ApiToken]:
     ))
 
 
+@write_unit
 def create(user: User, name: str) -> str:
     """Create a token for ``user``; returns the secret, which is never shown again."""
     name = (name or "").strip()
     if not 1 <= len(name) <= 100 or any(ord(ch) < 32 for ch in name):
-        raise TokenError("name")
-    begin_write()
+        raise ServiceError("token.name")
     active = [t for t in tokens_of(user) if t.revoked_at is None]
     if len(active) >= MAX_TOKENS:
-        raise TokenError("too_many")
+        raise ServiceError("token.too_many")
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=name, token_hash=_hash(secret))
     db.session.add(token)
     db.session.flush()
     audit.record("api_token.create", user=user, target_type="api_token", target_id=token.id,
                  unit_id=user.unit_id, details={"name": name})
-    db.session.commit()
     return secret
 
 
+@write_unit
 def revoke(user: User, token_id: int) -> None:
     """Revoke one of the user's own tokens (someone else's looks missing)."""
-    begin_write()
     token = db.session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
-        raise TokenError("missing")
+        raise ServiceError("token.missing", status=404)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         audit.record("api_token.revoke", user=user, target_type="api_token",
                      target_id=token.id, unit_id=user.unit_id)
-    db.session.commit()
 
 
 def expires_at(token: ApiToken) -> datetime:
@@ -89,7 +84,13 @@ def authenticate(secret: str | None) -> User | None:
         return None
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:
-        begin_write()
-        token.last_used_at = now
-        db.session.commit()
+        _touch(token.id, now)
     return user
+
+
+@write_unit
+def _touch(token_id: int, now: datetime) -> None:
+    """Note when a token was last used (kept by the request's commit)."""
+    token = db.session.get(ApiToken, token_id)
+    if token is not None:
+        token.last_used_at = now

@@ -6,6 +6,10 @@ Who may manage accounts (documented in docs/ADMIN.md):
   password of, disable or re-enable those viewers; they never change managers or administrators
   and never grant a role above viewer;
 - a viewer manages no account but their own password.
+
+A refused change raises ``ServiceError``; its code starts with the input it concerns
+(``username.``, ``password.``, ``current_password.``, ``new_password.``) or with ``account.``
+when it concerns the request as a whole. The admin blueprint has the words.
 """
 
 from __future__ import annotations
@@ -22,21 +26,14 @@ from core import ratelimit
 from core.extensions import db
 from core.models import ROLES, ApiToken, Unit, User, utcnow
 from core.passwords import hash_password, verify_password
-from core.services import audit, scope
-from core.services.messages import _
+from core.services.accounts import audit
+from core.services.errors import ServiceError
+from core.services.org import scope
 from core.services.pagination import PAGE_SIZE, Page, keyset
 from core.services.unit_of_work import write_unit
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200
-
-
-class AccountError(ValueError):
-    """A user could not be created or changed; the message says why, ``field`` says where."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 # Words a Vietnamese office guesses first; zxcvbn's own lists are English, so they are added as
@@ -47,22 +44,23 @@ MIN_PASSWORD_SCORE = 3  # zxcvbn: 3 = "safely unguessable" against online and sl
 
 
 def _weakness(password: str, words: list[str]) -> str | None:
-    """Why zxcvbn (the password strength estimator) finds a password easy to guess, or None."""
+    """Why zxcvbn (the password strength estimator) finds a password easy to guess (a code), or
+    None."""
     from zxcvbn import zxcvbn  # builds its dictionaries on import: only when a password is set
 
     if password.lower() in _common_passwords():
-        return _("This is one of the most common passwords.")
+        return "password.common"
     result = zxcvbn(password, user_inputs=words, max_length=MAX_PASSWORD_LENGTH)
     if result["score"] >= MIN_PASSWORD_SCORE:
         return None
     patterns = {match["pattern"] for match in result["sequence"]}
     if "repeat" in patterns:
-        return _("Repeated characters such as “aaa” are easy to guess.")
+        return "password.repeated"
     if "sequence" in patterns:
-        return _("Sequences such as “abc” or “1234” are easy to guess.")
+        return "password.sequence"
     if "spatial" in patterns:
-        return _("Keyboard rows such as “qwerty” are easy to guess.")
-    return _("Common words, names, dates and passwords are easy to guess.")
+        return "password.keyboard"
+    return "password.guessable"
 
 
 @cache
@@ -73,20 +71,18 @@ def _common_passwords() -> frozenset[str]:
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 
-def password_problem(username: str, password: str, full_name: str = "") -> str | None:
+def password_problem(username: str, password: str, full_name: str = "") -> ServiceError | None:
     """Why a new password is refused, or None: 10 to 200 characters, not the username, not one
     of the most common passwords and hard to guess by zxcvbn's estimate (score 3 of 4)."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return _("A password needs at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+        return ServiceError("password.too_short", n=MIN_PASSWORD_LENGTH)
     if len(password) > MAX_PASSWORD_LENGTH:
-        return _("A password has at most %(n)d characters.", n=MAX_PASSWORD_LENGTH)
+        return ServiceError("password.too_long", n=MAX_PASSWORD_LENGTH)
     if username and password.strip().lower() == username.strip().lower():
-        return _("The password must not be the username.")
+        return ServiceError("password.is_username")
     words = [w for w in (username, *full_name.split(), *_LOCAL_WORDS) if w]
     weakness = _weakness(password, words)
-    if weakness:
-        return weakness + " " + _("Choose a longer one, for example a few unrelated words.")
-    return None
+    return ServiceError(weakness) if weakness else None
 
 
 def guess_limit() -> ratelimit.Limit:
@@ -97,19 +93,10 @@ def guess_limit() -> ratelimit.Limit:
                            int(config.get("LOGIN_LOCK_MINUTES", 15)) * 60)
 
 
-class TooManyGuesses(AccountError):
-    """Too many wrong current passwords: wait ``retry_after`` seconds."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(_("Too many wrong passwords. Please wait %(n)d minutes and try again.",
-                           n=max(1, -(-retry_after // 60))), field="current")
-        self.retry_after = retry_after
-
-
 def _check_password(username: str, password: str, full_name: str = "") -> None:
     problem = password_problem(username, password, full_name)
     if problem:
-        raise AccountError(problem, field="password")
+        raise problem
 
 
 def create_user(
@@ -124,15 +111,14 @@ def create_user(
     """Create an account (audited, not committed); managers and viewers need a unit."""
     username = username.strip().lower()
     if not username or len(username) > 80:
-        raise AccountError(_("A username has 1 to 80 characters."))
+        raise ServiceError("username.length")
     if role not in ROLES:
-        raise AccountError(_("Choose a role from the list."))
+        raise ServiceError("account.role")
     if role != "admin" and unit is None:
-        raise AccountError(_("Managers and viewers need a unit."))
+        raise ServiceError("account.unit_required")
     _check_password(username, password, full_name)
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AccountError(_("The username %(name)s is already taken.", name=username),
-                           field="username")
+        raise ServiceError("username.taken", name=username)
     user = User(
         username=username,
         password_hash=hash_password(password),
@@ -164,7 +150,7 @@ def set_password(user: User, password: str) -> None:
 
 def end_sessions(user: User, revoke_tokens: bool = True) -> None:
     """End every session of the account at once (its epoch moves on) and, unless it is only a
-    sign-out, revoke its API tokens too; the caller commits."""
+    sign-out, revoke its API tokens too (in the caller's write unit)."""
     db.session.execute(
         update(User).where(User.id == user.id)
         .values(session_epoch=User.session_epoch + 1)
@@ -231,7 +217,7 @@ def _unit_for(actor: User, role: str, unit_id: int | None) -> Unit | None:
         raise Forbidden()
     if unit_id is None:
         if role != "admin":
-            raise AccountError(_("Managers and viewers need a unit."))
+            raise ServiceError("account.unit_required")
         return None
     return scope.get_unit(actor, unit_id)
 
@@ -250,7 +236,6 @@ def create_account(
         full_name=full_name.strip(), actor=actor, must_change_password=True,
     )
     user.email = (email or "").strip() or None
-    db.session.commit()
     return user
 
 
@@ -267,7 +252,7 @@ def update_account(
     """Change an account's role, unit or name (role changes are audited as such)."""
     user = _manageable_user(actor, user_id)
     if user.id == actor.id and role != actor.role:
-        raise AccountError(_("You cannot change your own role."))
+        raise ServiceError("account.own_role")
     unit = _unit_for(actor, role, unit_id)
     before = _snapshot(user)
     user.role = role
@@ -282,7 +267,6 @@ def update_account(
         audit.record(action, user=actor, target_type="user", target_id=user.id,
                      unit_id=user.unit_id, details={"username": user.username,
                                                     "changes": changes})
-    db.session.commit()
     return user
 
 
@@ -295,7 +279,6 @@ def reset_password(actor: User, user_id: int, temporary_password: str) -> User:
     end_sessions(user)
     audit.record("user.password_reset", user=actor, target_type="user", target_id=user.id,
                  unit_id=user.unit_id, details={"username": user.username})
-    db.session.commit()
     return user
 
 
@@ -304,7 +287,7 @@ def set_active(actor: User, user_id: int, active: bool) -> User:
     """Disable (or re-enable) an account; a disabled account's sessions end at once."""
     user = _manageable_user(actor, user_id)
     if user.id == actor.id:
-        raise AccountError(_("You cannot disable your own account."))
+        raise ServiceError("account.own_disable")
     if user.active != active:
         user.active = active
         if not active:
@@ -312,16 +295,26 @@ def set_active(actor: User, user_id: int, active: bool) -> User:
         audit.record("user.enable" if active else "user.disable", user=actor,
                      target_type="user", target_id=user.id, unit_id=user.unit_id,
                      details={"username": user.username})
-    db.session.commit()
     return user
 
 
-@write_unit
 def change_own_password(user_id: int, current: str, new: str) -> User:
-    """A signed-in user changes their password; the current one proves it is them."""
-    user = db.session.get(User, user_id)
-    if user is None or not user.active:
-        raise NotFound()
+    """A signed-in user changes their password; the current one proves it is them.
+
+    A wrong or rate-limited current password is refused (``current_password.wrong``, or
+    ``current_password.too_many_guesses`` with ``retry_after`` seconds) and audited: a caller
+    that answers the refusal (rather than letting it escape a request) keeps the audit entry.
+    """
+    refusal = _check_current_password(user_id, current)
+    if refusal is not None:
+        raise refusal
+    return _set_own_password(user_id, current, new)
+
+
+@write_unit
+def _check_current_password(user_id: int, current: str) -> ServiceError | None:
+    """The refusal of a wrong or rate-limited current password (audited), or None."""
+    user = _active_user(user_id)
     # Like sign-in: each try is counted before the password is checked, in one atomic step, so
     # a stolen session cannot guess the current password faster than the sign-in form allows.
     limit = guess_limit()
@@ -331,21 +324,31 @@ def change_own_password(user_id: int, current: str, new: str) -> User:
     if wait is not None:
         audit.record("user.password_change_failed", user=user, target_type="user",
                      target_id=user.id, unit_id=user.unit_id, details={"reason": "limited"})
-        db.session.commit()
-        raise TooManyGuesses(wait)
+        return ServiceError("current_password.too_many_guesses", status=429, retry_after=wait)
     if not verify_password(user.password_hash, current):
         audit.record("user.password_change_failed", user=user, target_type="user",
                      target_id=user.id, unit_id=user.unit_id)
-        db.session.commit()
-        raise AccountError(_("The current password is wrong."), field="current")
+        return ServiceError("current_password.wrong")
     with ratelimit.required("password-change"):
         ratelimit.reset("password-change", str(user.id))
+    return None
+
+
+@write_unit
+def _set_own_password(user_id: int, current: str, new: str) -> User:
+    user = _active_user(user_id)
     if current == new:
-        raise AccountError(_("The new password must differ from the current one."), field="new")
+        raise ServiceError("new_password.unchanged")
     set_password(user, new)
     user.must_change_password = False
     end_sessions(user)  # the caller starts this browser's session again
     audit.record("user.password_change", user=user, target_type="user", target_id=user.id,
                  unit_id=user.unit_id)
-    db.session.commit()
+    return user
+
+
+def _active_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        raise NotFound()
     return user

@@ -11,17 +11,14 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import has_request_context, request
 from sqlalchemy import select
 
+from core.clock import LOCAL_TZ
 from core.extensions import db
 from core.models import AuditEntry, Unit, User
 from core.services.pagination import PAGE_SIZE, Page, keyset
-
-LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
-
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -51,7 +48,7 @@ def record(
     unit_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Add an audit entry to the current unit of work; the calling service commits it."""
+    """Add an audit entry to the current unit of work (the request or CLI command commits it)."""
     entry = AuditEntry(
         action=action,
         user_id=user.id if user is not None else None,
@@ -124,7 +121,7 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, 
 
 @dataclass(frozen=True)
 class AuditQuery:
-    """Search filters; dates are local (Asia/Ho_Chi_Minh) days, both ends included."""
+    """Search filters; dates are local (``core.clock.LOCAL_TZ``) days, both ends included."""
 
     action: str | None = None
     username: str | None = None
@@ -134,7 +131,7 @@ class AuditQuery:
 
 
 def _local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), LOCAL).astimezone(UTC)
+    return datetime.combine(day, time(0), LOCAL_TZ).astimezone(UTC)
 
 
 def search(filters: AuditQuery, after: int | None = None, limit: int = PAGE_SIZE) -> Page:
