@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("core", "kiosk", "survey", "admin", "public", "api")
+PARTS = ("core", "kiosk", "survey", "admin", "public", "api", "demo")
+# The product; demo/ is development tooling beside it (make run, the demo data).
+PRODUCT = ("core", "kiosk", "survey", "admin", "public", "api")
 BLUEPRINTS = ("kiosk", "survey", "admin", "public", "api")
 AGGREGATOR = ("admin", "survey", "public", "api")
 FACTORY = ("core", "create_app")
@@ -21,6 +23,7 @@ FACTORY = ("core", "create_app")
 MAY_ALSO_IMPORT: dict[str, tuple[str, ...]] = {
     "core": (), "kiosk": (), "survey": (), "admin": (), "api": (),
     "public": ("admin.dashboard",),  # the dashboard's filter errors and channel names
+    "demo": PRODUCT,  # tooling: it drives every part
 }
 
 # Cycles known and being removed; each line names its issue, delete it when the cycle is gone.
@@ -152,6 +155,23 @@ def test_core_imports_no_blueprint_package():
     assert _offending(lambda m: _top(m) == "core", lambda t: _top(t) in BLUEPRINTS) == []
 
 
+def test_the_product_never_imports_the_demo_tooling():
+    # create_app adds the demo's commands (the factory is exempt); nothing else names demo/.
+    assert _offending(lambda m: _top(m) in PRODUCT, lambda t: _top(t) == "demo") == []
+
+
+def test_the_demo_tooling_shows_no_translated_strings():
+    # Its output is for a developer at a terminal, so no catalog domain needs to cover demo/.
+    calls = sorted(
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in (ROOT / "demo").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        and node.func.id in ("_", "_l", "gettext", "lazy_gettext", "ngettext")
+    )
+    assert calls == []
+
+
 def test_each_part_imports_only_core_and_what_the_table_allows():
     def allowed(module: str, target: str) -> bool:
         part = _top(module)
@@ -204,4 +224,4 @@ def test_every_part_has_its_strings_extracted():
 
     assert set(DOMAIN_SOURCES) == set(DOMAINS)
     assert sorted(folder for folders in DOMAIN_SOURCES.values() for folder in folders) == sorted(
-        PARTS)
+        PRODUCT)

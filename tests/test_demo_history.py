@@ -25,7 +25,8 @@ from core.models import (
     SurveyResponse,
     User,
 )
-from core.services import demo_data, kiosks
+from core.services import kiosks
+from demo import history as demo_data
 from tests.support.sync_helpers import enrolled, push, rating
 from tests.test_dashboard_rollups import (
     coarse_matches_fine,
