@@ -150,6 +150,24 @@ def test_the_kiosk_never_imports_the_aggregators_blueprints():
     assert _offending(lambda m: _top(m) == "kiosk", lambda t: _top(t) in AGGREGATOR) == []
 
 
+def test_the_kiosk_never_imports_the_aggregators_sync_or_reporting_services():
+    # The kiosk reads refusals by their protocol code and holds its own words for them.
+    aggregator_only = ("core.services.ingest", "core.services.kiosks", "core.services.rollups",
+                       "core.services.sync", "core.services.reporting")
+    assert _offending(lambda m: _top(m) == "kiosk",
+                      lambda t: t.startswith(aggregator_only)) == []
+
+
+def test_the_kiosks_services_never_commit():
+    # They flush (write_unit); the request commits once after the view. The sync worker
+    # (kiosk/sync.py) and the commands (kiosk/cli.py) are not requests and commit themselves.
+    services = ("capture", "configuration", "outbox", "staff", "thanks", "views", "identity")
+    found = [name for name in services
+             if ".commit(" in (ROOT / "kiosk" / f"{name}.py").read_text(encoding="utf-8")]
+    assert found == []
+    assert not (ROOT / "kiosk" / "services.py").exists()  # split into the modules above
+
+
 def test_core_imports_no_blueprint_package():
     # Services and models serve every blueprint; only create_app may name one.
     assert _offending(lambda m: _top(m) == "core", lambda t: _top(t) in BLUEPRINTS) == []
@@ -212,8 +230,10 @@ def test_every_protocol_code_has_words():
     from api.sync import MESSAGES
     from core import protocol
     from core.services.ingest import REASON_WORDS
+    from kiosk.views import REJECT_REASONS
 
     assert set(REASON_WORDS) == set(protocol.ITEM_REASONS)
+    assert set(REJECT_REASONS) == set(protocol.ITEM_REASONS)
     assert set(MESSAGES) == set(protocol.REQUEST_ERRORS) | set(protocol.ITEM_REASONS)
     assert set(protocol.BUNDLE_ERRORS) <= set(BUNDLE_WORDS)
     assert set(protocol.RETIRED_REASONS) <= set(protocol.ITEM_REASONS)
