@@ -1,6 +1,6 @@
 """Tokens the aggregator issues for the phone survey: QR posters per counter, and dossier tokens.
 
-Kiosks sign their own thank-you tokens (kiosk.services); the survey verifies all three kinds.
+Kiosks sign their own thank-you tokens (kiosk/thanks.py); the survey verifies all three kinds.
 Payload keys: ``t`` kind ("k" kiosk, "p" poster, "d" dossier), ``a``/``k`` issuer, ``u`` unit id,
 ``c`` counter id, ``p`` procedure id, ``d`` dossier code, ``n`` nonce, ``exp`` expiry (unix time).
 """
