@@ -42,7 +42,7 @@ update: extract
 translations: update compile
 
 run: $(STAMP) compile
-	$(PY) -m core.demo
+	$(PY) -m demo.run
 
 test: $(STAMP) compile
 	$(PY) -m pytest -q

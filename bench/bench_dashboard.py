@@ -1,7 +1,7 @@
 """Dashboard over rollups vs a plain GROUP BY over raw rows, and a 1-million-row CSV export.
 
 PostgreSQL database from BENCH_DATABASE_URL (default: a local ``sipas_dashbench``, created when
-missing). The history comes from ``core.services.demo_data.generate`` (the same path as
+missing). The history comes from ``demo.history.generate`` (the same path as
 ``flask demo-data``) up to BENCH_RATINGS kiosk taps and BENCH_RESPONSES phone surveys; data
 already there is reused, so a second run only measures. Every ratio is measured in one run.
 """
@@ -164,9 +164,9 @@ def main() -> None:
         Unit,
         User,
     )
-    from core.services import demo_data
     from core.services.accounts.users import create_user
     from core.services.reporting import figures, filters, periods
+    from demo import history as demo_data
 
     ratings = int(os.environ.get("BENCH_RATINGS", "10000000"))
     responses = int(os.environ.get("BENCH_RESPONSES", "1000000"))

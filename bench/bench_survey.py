@@ -34,7 +34,7 @@ def _app(tmp: Path):
         from flask_migrate import upgrade
 
         from core.extensions import db
-        from core.services.demo import seed_demo
+        from demo.seed import seed_demo
 
         upgrade()
         seed_demo()

@@ -58,6 +58,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     from core.views import bp as core_bp
 
     app.register_blueprint(core_bp)
+    from demo import register as register_demo
+
+    register_demo(app)  # the demo's commands (seed-demo, demo-data); tooling, not product
     role = app.config["ROLE"]
     if role in ("kiosk", "all"):
         from kiosk import register as register_kiosk

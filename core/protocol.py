@@ -4,7 +4,7 @@ What is here: the sync endpoints' paths, how a request is signed (headers, HMAC)
 a kiosk sends (fields, levels, limits), the sneakernet bundle (format, signature) and the error
 codes the aggregator answers with. What is not: the kiosk's own credentials file
 (kiosk/identity.py), the aggregator's checks against its database (core/services/sync/) and
-the words shown for each code (api/sync.py, admin/kiosks.py, kiosk/refusals.py).
+the words shown for each code (api/sync.py, admin/kiosks.py, kiosk/views.py).
 Pure: no Flask, no database, so a change to the contract is a change to this file (the scales
 come from the index engine core/sipas.py, pure too).
 """

@@ -35,7 +35,9 @@ from core.models.types import utcnow
 from core.services.accounts import audit
 from core.version import __version__
 from kiosk import identity
-from kiosk.services import FOLLOWUP_GRACE_S, queue_stats, settings
+from kiosk.capture import FOLLOWUP_GRACE_S
+from kiosk.configuration import settings
+from kiosk.outbox import queue_stats
 
 log = logging.getLogger(__name__)
 BASE_BACKOFF_S = 1.0

@@ -149,7 +149,7 @@ def runner(app):
 @pytest.fixture
 def demo(app):
     """The demo organisation (units, counters, officers, procedures)."""
-    from core.services.demo import seed_demo
+    from demo.seed import seed_demo
 
     seed_demo()
     return app

@@ -115,7 +115,7 @@ def _serve_site(tmp_path_factory):
     from werkzeug.serving import make_server
 
     from core.models import KioskState, Procedure, Questionnaire
-    from core.services.demo_data import generate
+    from demo.history import generate
     from kiosk import identity
     from tests.support.admin import build_org
     from tests.support.kiosk import kiosk_config

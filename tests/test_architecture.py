@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("core", "kiosk", "survey", "admin", "public", "api")
+PARTS = ("core", "kiosk", "survey", "admin", "public", "api", "demo")
+# The product; demo/ is development tooling beside it (make run, the demo data).
+PRODUCT = ("core", "kiosk", "survey", "admin", "public", "api")
 BLUEPRINTS = ("kiosk", "survey", "admin", "public", "api")
 AGGREGATOR = ("admin", "survey", "public", "api")
 FACTORY = ("core", "create_app")
@@ -21,6 +23,7 @@ FACTORY = ("core", "create_app")
 MAY_ALSO_IMPORT: dict[str, tuple[str, ...]] = {
     "core": (), "kiosk": (), "survey": (), "admin": (), "api": (),
     "public": ("admin.dashboard",),  # the dashboard's filter errors and channel names
+    "demo": PRODUCT,  # tooling: it drives every part
 }
 
 # Cycles known and being removed; each line names its issue, delete it when the cycle is gone.
@@ -147,9 +150,44 @@ def test_the_kiosk_never_imports_the_aggregators_blueprints():
     assert _offending(lambda m: _top(m) == "kiosk", lambda t: _top(t) in AGGREGATOR) == []
 
 
+def test_the_kiosk_never_imports_the_aggregators_sync_or_reporting_services():
+    # The kiosk reads refusals by their protocol code and holds its own words for them.
+    aggregator_only = ("core.services.ingest", "core.services.kiosks", "core.services.rollups",
+                       "core.services.sync", "core.services.reporting")
+    assert _offending(lambda m: _top(m) == "kiosk",
+                      lambda t: t.startswith(aggregator_only)) == []
+
+
+def test_the_kiosks_services_never_commit():
+    # They flush (write_unit); the request commits once after the view. The sync worker
+    # (kiosk/sync.py) and the commands (kiosk/cli.py) are not requests and commit themselves.
+    services = ("capture", "configuration", "outbox", "staff", "thanks", "views", "identity")
+    found = [name for name in services
+             if ".commit(" in (ROOT / "kiosk" / f"{name}.py").read_text(encoding="utf-8")]
+    assert found == []
+    assert not (ROOT / "kiosk" / "services.py").exists()  # split into the modules above
+
+
 def test_core_imports_no_blueprint_package():
     # Services and models serve every blueprint; only create_app may name one.
     assert _offending(lambda m: _top(m) == "core", lambda t: _top(t) in BLUEPRINTS) == []
+
+
+def test_the_product_never_imports_the_demo_tooling():
+    # create_app adds the demo's commands (the factory is exempt); nothing else names demo/.
+    assert _offending(lambda m: _top(m) in PRODUCT, lambda t: _top(t) == "demo") == []
+
+
+def test_the_demo_tooling_shows_no_translated_strings():
+    # Its output is for a developer at a terminal, so no catalog domain needs to cover demo/.
+    calls = sorted(
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in (ROOT / "demo").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        and node.func.id in ("_", "_l", "gettext", "lazy_gettext", "ngettext")
+    )
+    assert calls == []
 
 
 def test_each_part_imports_only_core_and_what_the_table_allows():
@@ -226,11 +264,11 @@ def test_every_protocol_code_has_words():
     from admin.kiosks import REASON_WORDS as FLEET_REASON_WORDS
     from api.sync import MESSAGES
     from core import protocol
-    from kiosk.refusals import REASON_WORDS as KIOSK_REASON_WORDS
+    from kiosk.views import REJECT_REASONS
 
     # A refused rating is shown on the fleet page and on the kiosk's status page.
     assert set(FLEET_REASON_WORDS) == set(protocol.ITEM_REASONS)
-    assert set(KIOSK_REASON_WORDS) == set(protocol.ITEM_REASONS)
+    assert set(REJECT_REASONS) == set(protocol.ITEM_REASONS)
     assert set(MESSAGES) == set(protocol.REQUEST_ERRORS) | set(protocol.ITEM_REASONS)
     assert set(protocol.BUNDLE_ERRORS) <= set(BUNDLE_WORDS)
     assert set(protocol.RETIRED_REASONS) <= set(protocol.ITEM_REASONS)
@@ -241,7 +279,7 @@ def test_every_part_has_its_strings_extracted():
 
     assert set(DOMAIN_SOURCES) == set(DOMAINS)
     assert sorted(folder for folders in DOMAIN_SOURCES.values() for folder in folders) == sorted(
-        PARTS)
+        PRODUCT)
 
 
 def test_the_sync_services_never_commit_and_live_in_their_package():

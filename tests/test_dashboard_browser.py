@@ -45,7 +45,7 @@ def generate_history(database_url, instance) -> None:
     """What `flask demo-data --ratings 8000 --responses 1500 --months 13` writes, ending on the
     pinned day (the command always ends yesterday; it is tested in test_dashboard_rollups)."""
     from core.extensions import db
-    from core.services.demo_data import generate
+    from demo.history import generate
     from tests.conftest import make_app
 
     app = make_app(database_url, instance)

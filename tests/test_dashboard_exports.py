@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import AuditEntry, KioskRating, SurveyResponse, User
-from core.services import demo_data
 from core.services.reporting import exports, filters, periods
+from demo import history as demo_data
 from tests.dashboard_support import counter_of, login, officer, respond, tap, unit, user
 
 DAY = date(2026, 11, 3)

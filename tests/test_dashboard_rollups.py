@@ -24,9 +24,10 @@ from core.models import (
     SurveyResponse,
     Unit,
 )
-from core.services import demo_data, rollups
+from core.services import rollups
 from core.services.reporting import breakdowns, cells, figures, filters, periods
 from core.services.rollups import Key
+from demo import history as demo_data
 
 TODAY = date(2026, 12, 1)
 

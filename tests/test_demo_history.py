@@ -25,8 +25,8 @@ from core.models import (
     SurveyResponse,
     User,
 )
-from core.services import demo_data
 from core.services.sync import fleet, registry
+from demo import history as demo_data
 from tests.support.sync_helpers import enrolled, push, rating
 from tests.test_dashboard_rollups import (
     coarse_matches_fine,

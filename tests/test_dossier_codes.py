@@ -38,13 +38,13 @@ def test_the_rule():
 
 
 def _kiosk_arms(app, code: str) -> bool:
-    """What kiosk.services.arm applies (the staff form and the counter software's API)."""
-    from kiosk.services import DOSSIER_MAX, KioskError, clean_code
+    """What kiosk.staff.arm applies (the staff form and the counter software's API)."""
+    from kiosk.staff import DOSSIER_MAX, clean_code
 
-    with app.test_request_context():  # its refusals are words in the kiosk's language
+    with app.test_request_context():
         try:
             return clean_code(code, DOSSIER_MAX, required=True) == code
-        except KioskError:
+        except ServiceError:
             return False
 
 

@@ -28,7 +28,7 @@ from core.models import (
     User,
 )
 from core.models.kiosk_local import OutboxRating
-from kiosk.services import qr_svg
+from kiosk.thanks import qr_svg
 from tests.support.kiosk import followup_ref
 from tests.support.kiosk_http import KioskClient, LiveBrowser
 from tests.support.live import Server, bound_socket, fresh_database_url, prepared

@@ -14,7 +14,8 @@ from core import tokens
 from core.extensions import db
 from core.models.kiosk_local import KioskState, OfficerShift, OutboxRating
 from core.models.types import utcnow
-from kiosk import identity
+from kiosk import capture, identity, staff, thanks
+from kiosk.configuration import settings
 from tests.conftest import csrf_token
 from tests.support.kiosk import age_last_tap, configure, followup_ref, ratings
 
@@ -30,6 +31,12 @@ CREDENTIALS = identity.Credentials(
 def kiosk(app):
     configure(min_interval_s=0)
     return app
+
+
+def arm(dossier: str, procedure: str | None) -> None:
+    """Arm as the counter's software does; the request would commit, so the test does."""
+    staff.arm(dossier, procedure)
+    db.session.commit()
 
 
 def tap(client, level: int | str):
@@ -174,10 +181,8 @@ def test_a_clock_set_backwards_does_not_flag_taps(app, client):
 
 def test_require_transaction_flags_an_unarmed_tap_and_keeps_an_armed_one_clean(app, client):
     configure(require_transaction=True, min_interval_s=0)
-    from kiosk import services
-
     tap(client, 5)
-    services.arm("HS-2026-000123", "1.001234")
+    arm("HS-2026-000123", "1.001234")
     tap(client, 4)
     first, second = ratings()
     assert first.misuse == "no_transaction" and first.dossier_code is None
@@ -187,14 +192,12 @@ def test_require_transaction_flags_an_unarmed_tap_and_keeps_an_armed_one_clean(a
 
 def test_a_second_rating_of_one_transaction_is_flagged_repeat(app, client):
     configure(min_interval_s=0)
-    from kiosk import services
-
-    services.arm("HS-1", None)
+    arm("HS-1", None)
     tap(client, 5)
     tap(client, 2)  # the same citizen taps again, no new transaction armed
-    services.arm("HS-1", None)  # the counter's software arms the same dossier again
+    arm("HS-1", None)  # the counter's software arms the same dossier again
     tap(client, 4)
-    services.arm("HS-2", None)
+    arm("HS-2", None)
     tap(client, 5)
     assert [(r.dossier_code, r.misuse) for r in ratings()] == [
         ("HS-1", None), ("HS-1", "repeat_transaction"), ("HS-1", "repeat_transaction"),
@@ -204,12 +207,10 @@ def test_a_second_rating_of_one_transaction_is_flagged_repeat(app, client):
 def test_the_repeat_window_ends(app, client):
     configure(min_interval_s=0)
     from core.models.kiosk_local import ArmedTransaction
-    from kiosk import services
-
-    services.arm("HS-1", None)
+    arm("HS-1", None)
     tap(client, 5)
     db.session.execute(update(ArmedTransaction).values(
-        used_at=utcnow() - timedelta(seconds=services.REPEAT_WINDOW_S + 1)))
+        used_at=utcnow() - timedelta(seconds=capture.REPEAT_WINDOW_S + 1)))
     db.session.commit()
     tap(client, 5)
     assert [(r.dossier_code, r.misuse) for r in ratings()] == [("HS-1", None), (None, None)]
@@ -302,10 +303,8 @@ def test_a_follow_up_cannot_be_pointed_at_another_rating(kiosk, client):
 
 def test_a_thanks_reference_is_not_a_follow_up_reference(kiosk, client):
     tap(client, 2)
-    from kiosk import services
-
     with client.application.test_request_context():
-        thanks_ref = services.make_ref(ratings()[0].uuid, "t", 60)
+        thanks_ref = capture.make_ref(ratings()[0].uuid, "t", 60)
     response = client.post("/kiosk/followup", data={"r": thanks_ref, "action": "skip"})
     assert response.status_code == 400
     assert ratings()[0].finalised_at is None
@@ -313,10 +312,8 @@ def test_a_thanks_reference_is_not_a_follow_up_reference(kiosk, client):
 
 def test_an_expired_follow_up_reference_changes_nothing(kiosk, client):
     tap(client, 2)
-    from kiosk import services
-
     with client.application.test_request_context():
-        old = services.make_ref(ratings()[0].uuid, "f", -1)
+        old = capture.make_ref(ratings()[0].uuid, "f", -1)
     response = client.post("/kiosk/followup", data={"r": old, "action": "skip"})
     assert response.status_code == 410
     assert ratings()[0].finalised_at is None
@@ -345,9 +342,7 @@ def test_an_enrolled_kiosk_shows_a_qr_with_a_kiosk_signed_survey_token(kiosk, cl
     identity.save(CREDENTIALS)
     db.session.add(OfficerShift(officer_code="CB001", officer_name="Nguyễn Thị Lan"))
     db.session.commit()
-    from kiosk import services
-
-    services.arm("HS-9", "1.0002")
+    arm("HS-9", "1.0002")
     html = thanks_of(client, tap(client, 5)).get_data(as_text=True)
     assert '<figure class="kiosk-qr"' in html and "<path d=" in html
     assert "Quét mã này bằng điện thoại" in html
@@ -362,10 +357,8 @@ def test_an_enrolled_kiosk_shows_a_qr_with_a_kiosk_signed_survey_token(kiosk, cl
 
 
 def _survey_url(client, rating) -> str:
-    from kiosk import services
-
     with client.application.test_request_context():
-        url = services.survey_url(rating, services.settings(), identity.load())
+        url = thanks.survey_url(rating, settings(), identity.load())
     assert url is not None
     return url
 
@@ -381,18 +374,14 @@ def test_the_survey_link_falls_back_to_the_enrolled_server(app, client):
 
 
 def test_the_qr_code_encodes_the_survey_url(kiosk, client):
-    from kiosk import services
-
-    svg = services.qr_svg("http://127.0.0.1:8000/s/abc.def")
+    svg = thanks.qr_svg("http://127.0.0.1:8000/s/abc.def")
     assert svg.startswith('<svg focusable="false" aria-hidden="true"') and "width=" not in svg[:60]
 
 
 def test_thanks_returns_to_idle_in_the_default_language_and_forgets_the_citizen(kiosk, client):
     identity.save(CREDENTIALS)
     client.get("/lang/en?next=/kiosk/")
-    from kiosk import services
-
-    services.arm("HS-PRIVATE-42", None)
+    arm("HS-PRIVATE-42", None)
     page = thanks_of(client, tap(client, 5)).get_data(as_text=True)
     assert 'data-timeout="15"' in page
     reset = re.search(r'data-reset-url="([^"]+)"', page).group(1)
@@ -405,10 +394,8 @@ def test_thanks_returns_to_idle_in_the_default_language_and_forgets_the_citizen(
 
 def test_an_old_thanks_screen_reloaded_returns_to_idle(kiosk, client):
     tap(client, 5)
-    from kiosk import services
-
     with client.application.test_request_context():
-        old = services.make_ref(ratings()[0].uuid, "t", -1)
+        old = capture.make_ref(ratings()[0].uuid, "t", -1)
     response = client.get(f"/kiosk/thanks?r={old}")
     assert response.status_code == 302
     assert client.get("/kiosk/thanks?r=forged.token").status_code == 400

@@ -18,7 +18,7 @@ def _modules(svg: str) -> str:
 
 
 def test_every_qr_of_the_product_draws_the_same_modules():
-    from kiosk.services import qr_svg as kiosk_qr
+    from kiosk.thanks import qr_svg as kiosk_qr
 
     poster = qr.svg(URL).decode()
     registration = base64.b64decode(qr.svg_data_uri(URL).split(",", 1)[1]).decode()

@@ -127,7 +127,7 @@ def test_kiosks_of_other_units_look_missing(demo, client):
 
 
 def test_the_forms_need_their_csrf_token(app_factory):
-    from core.services.demo import seed_demo
+    from demo.seed import seed_demo
     from tests.conftest import empty_database
 
     app = app_factory(WTF_CSRF_ENABLED=True)

@@ -108,7 +108,7 @@ def test_a_demo_with_history_keeps_its_real_kiosk_syncing(tmp_path):
            "SIPAS_SYNC_INTERVAL_S": "1",
            "DEMO_HISTORY_RATINGS": "6000", "DEMO_HISTORY_RESPONSES": "700"}
     log = open(tmp_path / "demo.log", "wb")  # noqa: SIM115 - closed below
-    demo = subprocess.Popen([sys.executable, "-m", "core.demo"], cwd=ROOT, env=env,
+    demo = subprocess.Popen([sys.executable, "-m", "demo.run"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 180

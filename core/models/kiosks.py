@@ -63,7 +63,7 @@ class Kiosk(db.Model):
     queue_depth: Mapped[int | None] = mapped_column(Integer)
     oldest_unsent_age_s: Mapped[int | None] = mapped_column(Integer)
     app_version: Mapped[str | None] = mapped_column(String(40))
-    # Holds only generated demo history (core/services/demo_data.py): no key, never enrolled,
+    # Holds only generated demo history (demo/history.py): no key, never enrolled,
     # not on the fleet page; its ratings count in the figures like any other.
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

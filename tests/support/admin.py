@@ -82,7 +82,7 @@ def _user(username: str, role: str, unit: Unit | None) -> User:
 
 
 def build_org() -> Org:
-    from core.services.demo import seed_demo
+    from demo.seed import seed_demo
 
     seed_demo()
     centre, district = _unit("T-DEMO-TTHCC"), _unit("T-DEMO-H1")

@@ -3,7 +3,7 @@
 - ``questionnaires``: stored questionnaire versions, the active one, the policy switch, and the
   one cache of parsed definitions (used by the survey pages and by reporting);
 - ``links``: the survey links the aggregator signs (counter posters, dossier receipts) and their
-  public address; kiosks sign their own (kiosk.services);
+  public address; kiosks sign their own (kiosk/thanks.py);
 - ``flow``: what a link points at, the pages, drafts, validation and the one-time submission;
 - ``posters``: a counter's QR poster.
 

@@ -1,7 +1,6 @@
 """Survey links the aggregator signs: QR posters per counter, and dossier links.
 
-Kiosks sign their own thank-you links (kiosk.services); the survey (``flow.resolve``) verifies
-all three kinds.
+Kiosks sign their own thank-you tokens (kiosk/thanks.py); the survey verifies all three kinds.
 Payload keys: ``t`` kind ("k" kiosk, "p" poster, "d" dossier), ``a``/``k`` issuer, ``u`` unit id,
 ``c`` counter id, ``p`` procedure id, ``d`` dossier code, ``n`` nonce, ``exp`` expiry (unix time).
 """
