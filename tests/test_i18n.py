@@ -30,3 +30,19 @@ def test_dates_use_the_locale_format(app):
         assert "thg 11" in fdate(date(2026, 11, 22)) or "11" in fdate(date(2026, 11, 22))
     with app.test_request_context("/"), force_locale("en"):
         assert fdate(date(2026, 11, 22)) == "Nov 22, 2026"
+
+
+def test_no_catalog_is_marked_fuzzy_as_a_whole():
+    # `pybabel compile` skips a catalog whose header is fuzzy, and then every page of that
+    # area falls back to English (a merge once left the admin catalog so).
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    folder = Path(__file__).resolve().parent.parent / "translations"
+    fuzzy = []
+    for path in sorted(folder.glob("*/LC_MESSAGES/*.po")):
+        with path.open("rb") as handle:
+            if read_po(handle).fuzzy:
+                fuzzy.append(str(path.relative_to(folder)))
+    assert fuzzy == []
