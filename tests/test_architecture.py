@@ -310,3 +310,23 @@ def test_org_and_accounts_services_live_in_their_packages_and_never_commit():
         or "services.messages" in path.read_text(encoding="utf-8")
     )
     assert committing == []
+
+
+def test_no_service_commits_and_no_service_imports_a_blueprint():
+    # The one transaction convention (core/services/unit_of_work.py) across every area,
+    # reporting included: services flush, the request or the command commits.
+    services = ROOT / "core" / "services"
+    committing = sorted(
+        str(path.relative_to(ROOT)) for path in services.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "commit")
+    assert committing == []
+    assert _offending(lambda m: m.startswith("core.services"),
+                      lambda t: _top(t) in BLUEPRINTS) == []
+
+
+def test_every_service_area_is_a_package():
+    # Areas are folders; only the shared helpers stay loose at the top of core/services/.
+    loose = {p.name for p in (ROOT / "core" / "services").glob("*.py")}
+    assert loose == {"__init__.py", "errors.py", "pagination.py", "rollups.py", "unit_of_work.py"}
