@@ -120,6 +120,16 @@ def init_app(app: Any) -> None:
     @app.after_request
     def _commit(response: Any) -> Any:
         session = db.session()
-        if session.in_transaction():
+        if not session.in_transaction():
+            return response
+        try:
             session.commit()
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            # The database went away between the view and the commit: nothing was stored, so
+            # the answer is the outage's 503 with Retry-After, never the view's "stored".
+            from core.errors import database_unavailable
+
+            return database_unavailable()
         return response
