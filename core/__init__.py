@@ -50,7 +50,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
-    database.init_app(app)
+    database.init_app(app, errors.database_unavailable)
     ratelimit.init_app(app)
     cli.init_app(app)
 

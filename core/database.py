@@ -107,7 +107,7 @@ def ping() -> str | None:
     return None
 
 
-def init_app(app: Any) -> None:
+def init_app(app: Any, outage_response: Any) -> None:
     """The request's one commit (see ``core.services.unit_of_work``).
 
     After the view has returned its response, whatever its status, the session is committed,
@@ -128,8 +128,7 @@ def init_app(app: Any) -> None:
             if not is_outage(error):
                 raise
             # The database went away between the view and the commit: nothing was stored, so
-            # the answer is the outage's 503 with Retry-After, never the view's "stored".
-            from core.errors import database_unavailable
-
-            return database_unavailable()
+            # the answer is the outage's 503 with Retry-After (``outage_response``, given by the
+            # factory: core.errors.database_unavailable), never the view's "stored".
+            return outage_response()
         return response

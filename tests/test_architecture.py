@@ -330,3 +330,12 @@ def test_every_service_area_is_a_package():
     # Areas are folders; only the shared helpers stay loose at the top of core/services/.
     loose = {p.name for p in (ROOT / "core" / "services").glob("*.py")}
     assert loose == {"__init__.py", "errors.py", "pagination.py", "rollups.py", "unit_of_work.py"}
+
+
+def test_the_kiosks_buttons_are_the_engines_scales():
+    # The kiosk keeps the faces and their words; which levels each scale has is core.sipas's.
+    from core.sipas import SCALE_LEVELS
+    from kiosk.capture import BUTTONS
+
+    assert {scale: sorted(b[0] for b in buttons) for scale, buttons in BUTTONS.items()} == {
+        scale: sorted(levels) for scale, levels in SCALE_LEVELS.items()}

@@ -53,6 +53,7 @@ from core.models import (
     Questionnaire,
     utcnow,
 )
+from core.questionnaire_definition import SERVICE_QUESTIONNAIRE
 from core.services import rollups
 from core.services.sync.contact import observe_clock, record_contact
 from core.services.sync.locks import lock_kiosk
@@ -116,7 +117,7 @@ def _questionnaires() -> dict[int, set[str]]:
     known: dict[int, set[str]] = {}
     for version, definition in db.session.execute(
         select(Questionnaire.version, Questionnaire.definition)
-        .where(Questionnaire.code == "sipas-service")
+        .where(Questionnaire.code == SERVICE_QUESTIONNAIRE)
     ):
         reasons = {r.get("code") for r in (definition or {}).get("followup_reasons", [])
                    if isinstance(r, dict)}
@@ -126,7 +127,7 @@ def _questionnaires() -> dict[int, set[str]]:
 
 def _active_version(known: dict[int, set[str]]) -> int | None:
     active = db.session.scalar(
-        select(Questionnaire.version).where(Questionnaire.code == "sipas-service",
+        select(Questionnaire.version).where(Questionnaire.code == SERVICE_QUESTIONNAIRE,
                                             Questionnaire.active.is_(True))
     )
     return active if active is not None else (max(known) if known else None)
