@@ -34,7 +34,7 @@ class ServiceError(Exception):
 def words(error: ServiceError, table: dict[str, Any], fallback: str | None = None) -> str:
     """The sentence for ``error`` from a blueprint's ``table`` of code → (lazy) translated words.
 
-    Entries may hold ``%(name)s`` placeholders filled from the error's params. An unknown code
+    An entry may name the error's values as ``%(name)s``; they are filled in. An unknown code
     gives ``fallback`` (or the code itself, so a missing entry is visible rather than silent).
     """
     entry = table.get(error.code)
