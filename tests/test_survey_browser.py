@@ -66,6 +66,13 @@ def answer_page(page, pick: int) -> None:
         text.fill("Cán bộ hướng dẫn tận tình, nhưng chỗ ngồi chờ còn ít.")
 
 
+def submit(page, button) -> None:
+    """Click a button that submits a form and wait for the next page: a click only starts the
+    navigation, and a key pressed or a check made before it ends lands on the old document."""
+    with page.expect_navigation():
+        button.click()
+
+
 def run_survey(page, base: str, token: str, labels: dict[str, str], pick: int,
                axe: bool = True) -> list[str]:
     checked: list[str] = []
@@ -74,8 +81,7 @@ def run_survey(page, base: str, token: str, labels: dict[str, str], pick: int,
     start = page.get_by_role("button", name=labels["start"])
     if not start.count():  # a survey already begun offers to continue instead
         start = page.get_by_role("button", name=labels["resume"])
-    with page.expect_navigation():  # the next check must see the next page, not this one
-        start.click()
+    submit(page, start)
     for _ in range(20):
         if "/thanks" in page.url:
             break
@@ -83,8 +89,7 @@ def run_survey(page, base: str, token: str, labels: dict[str, str], pick: int,
         answer_page(page, pick)
         check_page(page, checked, axe)
         send = page.get_by_role("button", name=labels["send"])
-        with page.expect_navigation():
-            (send if send.count() else page.get_by_role("button", name=labels["next"])).click()
+        submit(page, send if send.count() else page.get_by_role("button", name=labels["next"]))
     assert page.get_by_role("heading", level=1).inner_text() == labels["thanks"]
     check_page(page, checked, axe)
     return checked
@@ -120,7 +125,7 @@ def test_a_citizen_completes_the_survey_in_english_switching_language_midway(
     context = browser.new_context(viewport=PHONE, locale="vi-VN")
     page = context.new_page()
     page.goto(f"{live_aggregator.url}/s/{token}")
-    page.get_by_role("button", name=VI["start"]).click()
+    submit(page, page.get_by_role("button", name=VI["start"]))
     # Answer half of page 1 in Vietnamese, then switch: the answers stay.
     page.locator("fieldset").nth(0).get_by_text("Hài lòng", exact=True).click()
     page.get_by_role("button", name="English").click()
@@ -145,13 +150,13 @@ def test_the_survey_works_with_javascript_disabled(browser, live_aggregator):
     context = browser.new_context(viewport=PHONE, locale="en-US", java_script_enabled=False)
     page = context.new_page()
     page.goto(f"{live_aggregator.url}/s/{token}")
-    page.get_by_role("button", name=EN["start"]).click()
+    submit(page, page.get_by_role("button", name=EN["start"]))
     # The language buttons are plain form buttons: they work, and keep answers, without script.
     page.locator("fieldset").nth(1).get_by_text("Neutral", exact=True).click()
-    page.get_by_role("button", name="Tiếng Việt").click()
+    submit(page, page.get_by_role("button", name="Tiếng Việt"))
     assert page.locator("html").get_attribute("lang") == "vi"
     assert page.locator("fieldset").nth(1).get_by_label("Bình thường", exact=True).is_checked()
-    page.get_by_role("button", name="English").click()
+    submit(page, page.get_by_role("button", name="English"))
     run_survey(page, live_aggregator.url, token, EN, pick=2, axe=False)
     context.close()
     row = stored(live_aggregator, token_suffix(token))
@@ -163,18 +168,14 @@ def test_keyboard_focus_is_visible_on_every_kind_of_control(browser, live_aggreg
     context = browser.new_context(viewport=PHONE, locale="vi-VN")
     page = context.new_page()
     page.goto(f"{live_aggregator.url}/s/{token}")
-    # The click only starts the navigation; keys pressed before the questions have loaded
-    # land on a document that is being replaced (its activeElement is null).
-    with page.expect_navigation():
-        page.get_by_role("button", name=VI["start"]).click()
+    submit(page, page.get_by_role("button", name=VI["start"]))
     seen: dict[str, str] = {}
     for _ in range(12):
         page.keyboard.press("Tab")
         kind, outline = page.evaluate(
-            "() => { const e = document.activeElement; if (!e) return ['', ''];"
-            " const s = getComputedStyle(e);"
+            "() => { const e = document.activeElement; const s = getComputedStyle(e);"
             " return [e.tagName + ':' + (e.type || ''), s.outlineStyle + ' ' + s.outlineWidth]; }")
-        if kind not in ("", "BODY:"):  # past the last control focus returns to the document
+        if kind != "BODY:":  # past the last control focus returns to the document
             seen.setdefault(kind, outline)
     assert {"A:", "BUTTON:submit", "INPUT:radio"} <= set(seen), seen
     assert all(outline.startswith("solid 3px") for outline in seen.values()), seen
@@ -194,8 +195,8 @@ def test_problem_and_error_pages_are_accessible(browser, live_aggregator):
     assert "không hợp lệ" in page.get_by_role("heading", level=1).inner_text()
     check_page(page, checked)
     page.goto(f"{live_aggregator.url}/s/{token}")
-    page.get_by_role("button", name=VI["start"]).click()
-    page.get_by_role("button", name=VI["next"]).click()  # nothing answered
+    submit(page, page.get_by_role("button", name=VI["start"]))
+    submit(page, page.get_by_role("button", name=VI["next"]))  # nothing answered
     assert page.get_by_role("alert").is_visible()
     check_page(page, checked)
     assert len(checked) == 2
